@@ -1,0 +1,1 @@
+use modemflow_flow::Registry; pub fn register(_r: &mut Registry) {}

@@ -1,0 +1,232 @@
+//! The block model: what a block sees of its streams when the scheduler calls it.
+//!
+//! A block is called repeatedly with its inputs' available items and empty-ish
+//! output buffers. It consumes what it can use (whole frames if it works on
+//! frames), appends what it produces, and may emit events. Both schedulers and
+//! the FutureSDR adapter drive blocks through this one interface, so a block
+//! must give the same output however its input is chunked.
+
+use crate::item::{Buf, Item, ItemType};
+use crate::value::Value;
+use serde_json::{Map, Value as Json};
+
+/// What a work call reports besides the items it moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Call again when there is new input or output space.
+    Ok,
+    /// The block has finished: its outputs end here.
+    Done,
+}
+
+/// One input port as seen by a block during a work call.
+#[derive(Debug)]
+pub struct Input {
+    pub(crate) buf: Buf,
+    pub(crate) read: usize,
+    pub(crate) eos: bool,
+}
+
+impl Input {
+    pub fn new(ty: ItemType) -> Self {
+        Input {
+            buf: ty.new_buf(0),
+            read: 0,
+            eos: false,
+        }
+    }
+
+    /// The items available to read.
+    ///
+    /// Asking for the wrong Rust type is a bug in the block, not bad input; the
+    /// schedulers catch the resulting panic and report it with the block id.
+    pub fn items<T: Item>(&self) -> &[T] {
+        match T::slice(&self.buf) {
+            Some(v) => &v[self.read..],
+            None => panic!("block read its input as {} but it carries another type", T::NAME),
+        }
+    }
+
+    /// The available items as a type-erased buffer and the range that is unread.
+    pub fn buf(&self) -> (&Buf, usize) {
+        (&self.buf, self.read)
+    }
+
+    pub fn available(&self) -> usize {
+        self.buf.len() - self.read
+    }
+
+    /// Marks `n` items as used; they will not be shown again.
+    pub fn consume(&mut self, n: usize) {
+        self.read = (self.read + n).min(self.buf.len());
+    }
+
+    /// True when no items beyond those available will ever arrive.
+    pub fn is_eos(&self) -> bool {
+        self.eos
+    }
+
+    /// True when the stream has ended and every item has been consumed.
+    pub fn finished(&self) -> bool {
+        self.eos && self.available() == 0
+    }
+
+    /// Appends items (used by schedulers and adapters).
+    pub fn push(&mut self, chunk: &Buf) {
+        self.compact();
+        self.buf.extend_from(chunk, 0, chunk.len());
+    }
+
+    /// Takes a whole chunk, without copying when nothing is left unread.
+    pub fn push_owned(&mut self, chunk: Buf) -> Buf {
+        if self.available() == 0 {
+            let mut old = std::mem::replace(&mut self.buf, chunk);
+            old.clear();
+            self.read = 0;
+            old
+        } else {
+            self.push(&chunk);
+            let mut c = chunk;
+            c.clear();
+            c
+        }
+    }
+
+    pub fn set_eos(&mut self) {
+        self.eos = true;
+    }
+
+    /// Forgets consumed items so the buffer does not grow with the run.
+    pub fn compact(&mut self) {
+        if self.read > 0 {
+            self.buf.drop_front(self.read);
+            self.read = 0;
+        }
+    }
+}
+
+/// One output port as seen by a block during a work call.
+#[derive(Debug)]
+pub struct Output {
+    pub(crate) buf: Buf,
+    pub(crate) limit: usize,
+}
+
+impl Output {
+    pub fn new(ty: ItemType, capacity: usize) -> Self {
+        Output {
+            buf: ty.new_buf(capacity),
+            limit: capacity,
+        }
+    }
+
+    /// The buffer to append produced items to.
+    pub fn items<T: Item>(&mut self) -> &mut Vec<T> {
+        match T::vec_mut(&mut self.buf) {
+            Some(v) => v,
+            None => panic!("block wrote its output as {} but it carries another type", T::NAME),
+        }
+    }
+
+    pub fn buf_mut(&mut self) -> &mut Buf {
+        &mut self.buf
+    }
+
+    /// How many more items the block should append in this call. A block that
+    /// works on frames may exceed it by less than one frame.
+    pub fn space(&self) -> usize {
+        self.limit.saturating_sub(self.buf.len())
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Hands the produced items to the scheduler, leaving an empty buffer.
+    pub fn take(&mut self, replacement: Buf) -> Buf {
+        std::mem::replace(&mut self.buf, replacement)
+    }
+}
+
+/// An event a block emits: a kind (`"ber"`, `"cm"`, …) and JSON fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub block: String,
+    pub kind: String,
+    pub fields: Map<String, Json>,
+}
+
+impl Event {
+    /// The event as one JSON object: `{"block":…, "event":…, fields…}`.
+    pub fn to_json(&self) -> Json {
+        let mut m = Map::new();
+        m.insert("block".into(), Json::String(self.block.clone()));
+        m.insert("event".into(), Json::String(self.kind.clone()));
+        for (k, v) in &self.fields {
+            m.insert(k.clone(), v.clone());
+        }
+        Json::Object(m)
+    }
+}
+
+/// Everything a block touches during one work call.
+pub struct WorkIo<'a> {
+    pub inputs: &'a mut [Input],
+    pub outputs: &'a mut [Output],
+    pub(crate) events: &'a mut Vec<(String, Map<String, Json>)>,
+}
+
+impl<'a> WorkIo<'a> {
+    pub fn new(
+        inputs: &'a mut [Input],
+        outputs: &'a mut [Output],
+        events: &'a mut Vec<(String, Map<String, Json>)>,
+    ) -> Self {
+        WorkIo {
+            inputs,
+            outputs,
+            events,
+        }
+    }
+
+    /// Emits an event; the runtime adds the block id.
+    pub fn emit(&mut self, kind: &str, fields: Json) {
+        let fields = match fields {
+            Json::Object(m) => m,
+            Json::Null => Map::new(),
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        self.events.push((kind.to_string(), fields));
+    }
+
+    /// True when every input has ended and been consumed.
+    pub fn inputs_finished(&self) -> bool {
+        self.inputs.iter().all(Input::finished)
+    }
+}
+
+/// A streaming block. Implementations stay thin: they move items between the
+/// runtime's buffers and a DSP kernel.
+pub trait Block: Send {
+    /// Consumes available input, appends output, and says whether it is done.
+    /// An `Err` ends the run with the message, reported with the block id.
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String>;
+
+    /// Changes a parameter marked `live` in the registry while running.
+    /// The value has already been checked against the parameter's spec.
+    fn set_param(&mut self, name: &str, _value: &Value) -> Result<(), String> {
+        Err(format!("parameter `{name}` cannot be changed while running"))
+    }
+}
