@@ -43,7 +43,10 @@ impl Input {
     pub fn items<T: Item>(&self) -> &[T] {
         match T::slice(&self.buf) {
             Some(v) => &v[self.read..],
-            None => panic!("block read its input as {} but it carries another type", T::NAME),
+            None => panic!(
+                "block read its input as {} but it carries another type",
+                T::NAME
+            ),
         }
     }
 
@@ -124,7 +127,10 @@ impl Output {
     pub fn items<T: Item>(&mut self) -> &mut Vec<T> {
         match T::vec_mut(&mut self.buf) {
             Some(v) => v,
-            None => panic!("block wrote its output as {} but it carries another type", T::NAME),
+            None => panic!(
+                "block wrote its output as {} but it carries another type",
+                T::NAME
+            ),
         }
     }
 
@@ -177,18 +183,22 @@ impl Event {
     }
 }
 
+/// Events emitted during work calls: kind and fields, before the runtime adds
+/// the block id.
+pub type EventList = Vec<(String, Map<String, Json>)>;
+
 /// Everything a block touches during one work call.
 pub struct WorkIo<'a> {
     pub inputs: &'a mut [Input],
     pub outputs: &'a mut [Output],
-    pub(crate) events: &'a mut Vec<(String, Map<String, Json>)>,
+    pub(crate) events: &'a mut EventList,
 }
 
 impl<'a> WorkIo<'a> {
     pub fn new(
         inputs: &'a mut [Input],
         outputs: &'a mut [Output],
-        events: &'a mut Vec<(String, Map<String, Json>)>,
+        events: &'a mut EventList,
     ) -> Self {
         WorkIo {
             inputs,
@@ -227,6 +237,14 @@ pub trait Block: Send {
     /// Changes a parameter marked `live` in the registry while running.
     /// The value has already been checked against the parameter's spec.
     fn set_param(&mut self, name: &str, _value: &Value) -> Result<(), String> {
-        Err(format!("parameter `{name}` cannot be changed while running"))
+        Err(format!(
+            "parameter `{name}` cannot be changed while running"
+        ))
+    }
+
+    /// How many items the block will put on its first output in all, when it
+    /// knows (a `head`, a file source); drives the progress bar.
+    fn length_hint(&self) -> Option<u64> {
+        None
     }
 }

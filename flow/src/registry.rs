@@ -303,7 +303,11 @@ pub struct EventSpec {
 }
 
 impl EventSpec {
-    pub fn new(name: &'static str, doc: &'static str, fields: &[(&'static str, &'static str)]) -> Self {
+    pub fn new(
+        name: &'static str,
+        doc: &'static str,
+        fields: &[(&'static str, &'static str)],
+    ) -> Self {
         EventSpec {
             name,
             doc,
@@ -325,6 +329,36 @@ pub struct BlockArgs {
 }
 
 impl BlockArgs {
+    /// Arguments for `spec` with `params` checked over its defaults, as the
+    /// loader would make them (for tests, benchmarks and programs that build
+    /// blocks without a flowgraph file).
+    pub fn from_spec(spec: &BlockSpec, params: &[(&str, Value)]) -> Result<BlockArgs, String> {
+        let mut map = BTreeMap::new();
+        for p in &spec.params {
+            if let Some(d) = &p.default {
+                map.insert(p.name.to_string(), d.clone());
+            }
+        }
+        for (name, v) in params {
+            let p = spec
+                .param_spec(name)
+                .ok_or_else(|| format!("`{}` has no parameter `{name}`", spec.name))?;
+            map.insert(name.to_string(), p.check(v)?);
+        }
+        for p in &spec.params {
+            if !map.contains_key(p.name) {
+                return Err(format!("`{}` needs parameter `{}`", spec.name, p.name));
+            }
+        }
+        Ok(BlockArgs {
+            id: spec.name.to_string(),
+            params: map,
+            input_types: Vec::new(),
+            output_types: Vec::new(),
+            base_dir: std::path::PathBuf::new(),
+        })
+    }
+
     fn get(&self, name: &str) -> Result<&Value, String> {
         self.params
             .get(name)
@@ -381,14 +415,15 @@ pub struct BlockSpec {
     /// Items its outputs carry before any input arrives. A cycle in a
     /// flowgraph is allowed only through a block with a delay.
     pub delays: bool,
-    /// Whether the block's output is finite by itself (a source that ends).
     #[serde(skip)]
     pub factory: Factory,
 }
 
 impl std::fmt::Debug for BlockSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockSpec").field("name", &self.name).finish()
+        f.debug_struct("BlockSpec")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -495,7 +530,15 @@ pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = edit_distance(word, c);
-        let close = d <= 2.max(word.len() / 3) || c.contains(word) || word.contains(c);
+        let prefix = word
+            .chars()
+            .zip(c.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let close = d <= 2.max(word.len() / 3)
+            || (c.contains(word) && word.len() >= 3)
+            || (word.contains(c) && c.len() >= 3)
+            || (prefix >= 3 && d <= word.len());
         if close && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -525,7 +568,10 @@ mod tests {
     #[test]
     fn suggestions_find_near_misses_only() {
         let names = ["scrambler", "descrambler", "prbs_source", "ber_sink"];
-        assert_eq!(closest("scrambelr", names.iter().copied()), Some("scrambler"));
+        assert_eq!(
+            closest("scrambelr", names.iter().copied()),
+            Some("scrambler")
+        );
         assert_eq!(closest("prbs", names.iter().copied()), Some("prbs_source"));
         assert_eq!(closest("equalizer", names.iter().copied()), None);
     }
@@ -534,12 +580,24 @@ mod tests {
     fn param_check_converts_and_limits() {
         let p = ParamSpec::int("order", "").allowed(&[9, 23]);
         assert_eq!(p.check(&Value::Float(23.0)), Ok(Value::Int(23)));
-        assert!(p.check(&Value::Int(10)).unwrap_err().contains("not one of 9, 23"));
+        assert!(p
+            .check(&Value::Int(10))
+            .unwrap_err()
+            .contains("not one of 9, 23"));
         let f = ParamSpec::float("level", "").range(-90.0, 3.0).unit("dBm0");
         assert_eq!(f.check(&Value::Int(-10)), Ok(Value::Float(-10.0)));
-        assert!(f.check(&Value::Float(5.0)).unwrap_err().contains("out of range"));
-        assert!(f.check(&Value::Str("x".into())).unwrap_err().contains("must be a number"));
+        assert!(f
+            .check(&Value::Float(5.0))
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(f
+            .check(&Value::Str("x".into()))
+            .unwrap_err()
+            .contains("must be a number"));
         let c = ParamSpec::choice("law", &["mu", "a"], "");
-        assert!(c.check(&Value::Str("b".into())).unwrap_err().contains("one of mu, a"));
+        assert!(c
+            .check(&Value::Str("b".into()))
+            .unwrap_err()
+            .contains("one of mu, a"));
     }
 }

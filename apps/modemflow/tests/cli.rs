@@ -1,0 +1,184 @@
+//! The command as a user runs it: exit statuses, JSON events, error format.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_modemflow"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmp(name: &str, text: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mf-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn run_prints_the_ber_event_as_one_json_line() {
+    let out = bin()
+        .args([
+            "run",
+            "graphs/scrambler_ber.yaml",
+            "--set",
+            "seconds=1",
+            "--quiet",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ber = lines
+        .iter()
+        .find(|v| v["event"] == "ber")
+        .expect("ber event");
+    assert_eq!(ber["block"], "ber");
+    assert_eq!(ber["errors"], 0);
+    assert!(ber["bits"].as_u64().unwrap() >= 7900);
+}
+
+#[test]
+fn both_schedulers_print_the_same_events() {
+    let mut outs = Vec::new();
+    for s in ["fused", "threaded"] {
+        let out = bin()
+            .args([
+                "run",
+                "graphs/scrambler_ber.yaml",
+                "--set",
+                "seconds=2",
+                "--set",
+                "p_error=0.001",
+                "--scheduler",
+                s,
+            ])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        outs.push(out.stdout);
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn check_lists_every_error_with_its_place_and_exits_2() {
+    let p = tmp(
+        "bad.yaml",
+        "blocks:\n  - {id: a, type: scrambelr}\n  - {id: b, type: head, params: {count: -1}}\nconnections:\n  - a.out -> b.in\n",
+    );
+    let out = bin().arg("check").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let file = p.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{file}:2:19: error: unknown block type `scrambelr`"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `scrambler`"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:3:41: error: block `b`: `count` = -1 is out of range"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_usage_and_failures_have_their_exit_codes() {
+    let out = bin().args(["run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin().args(["describe", "scrambelr"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `scrambler`"));
+    // A run-time failure: a WAV that is not a WAV.
+    let junk = tmp("junk.wav", "RIFF....WAVEfmt garbage");
+    let g = tmp(
+        "junk.yaml",
+        &format!("blocks:\n  - {{id: src, type: wav_source, params: {{path: '{}'}}}}\n  - {{id: s, type: null_sink}}\nconnections:\n  - src.out -> s.in\n", junk.display()),
+    );
+    let out = bin().arg("run").arg(&g).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a file that cannot be opened is reported before running"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("src"));
+}
+
+#[test]
+fn blocks_and_describe_come_from_the_registry() {
+    let out = bin().args(["blocks", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["type"].as_str().unwrap())
+        .collect();
+    for n in [
+        "prbs_source",
+        "ber_sink",
+        "scrambler",
+        "g711_encode",
+        "wav_source",
+        "head",
+        "throttle",
+        "delay",
+    ] {
+        assert!(names.contains(&n), "{n} missing");
+    }
+    let out = bin()
+        .args(["describe", "scrambler", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["type"], "scrambler");
+    assert_eq!(v["inputs"][0]["name"], "in");
+    let out = bin().args(["describe", "scrambler"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("polynomial"));
+}
+
+#[test]
+fn the_block_reference_is_up_to_date() {
+    let out = bin().args(["blocks", "--markdown"]).output().unwrap();
+    let doc = std::fs::read_to_string(root().join("docs/blocks.md")).unwrap_or_default();
+    assert!(
+        doc == String::from_utf8(out.stdout).unwrap(),
+        "docs/blocks.md is stale: run `cargo run --release -- blocks --markdown > docs/blocks.md`"
+    );
+}
+
+#[test]
+fn every_shipped_graph_passes_check() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("graphs"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2);
+    let out = bin().arg("check").args(&files).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

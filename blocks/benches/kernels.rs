@@ -1,0 +1,58 @@
+//! Throughput of the kernels with speed targets (run with `cargo bench -p modemflow-blocks`).
+
+use divan::counter::ItemsCount;
+use divan::{black_box, Bencher};
+use modemflow_blocks::core::fir::{design, Fir, Response};
+use modemflow_blocks::g711::law::{Law, G711};
+use modemflow_blocks::v34::scrambler::{Polynomial, Scrambler};
+
+const N: usize = 1 << 20;
+
+fn main() {
+    divan::main();
+}
+
+#[divan::bench(args = [Polynomial::Gpc, Polynomial::Gpa])]
+fn scrambler(bencher: Bencher, poly: Polynomial) {
+    let input: Vec<u8> = (0..N)
+        .map(|i| ((i * 2_654_435_761) >> 17 & 1) as u8)
+        .collect();
+    let mut out = vec![0u8; N];
+    let mut s = Scrambler::new(poly);
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| s.process(black_box(&input), black_box(&mut out)));
+}
+
+#[divan::bench(args = [Law::Mu, Law::A])]
+fn g711_encode(bencher: Bencher, law: Law) {
+    let input: Vec<i16> = (0..N).map(|i| (i as i32 * 7919) as i16).collect();
+    let mut out = vec![0u8; N];
+    let g = G711::new(law);
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| g.encode(black_box(&input), black_box(&mut out)));
+}
+
+#[divan::bench(args = [Law::Mu, Law::A])]
+fn g711_decode(bencher: Bencher, law: Law) {
+    let input: Vec<u8> = (0..N).map(|i| (i * 31) as u8).collect();
+    let mut out = vec![0i16; N];
+    let g = G711::new(law);
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| g.decode(black_box(&input), black_box(&mut out)));
+}
+
+#[divan::bench]
+fn fir_64_taps(bencher: Bencher) {
+    let taps = design(Response::Lowpass, 3000.0, 0.0, 64).expect("valid design");
+    let input: Vec<f32> = (0..N)
+        .map(|i| ((i * 37 % 1000) as f32 - 500.0) / 500.0)
+        .collect();
+    let mut out = vec![0.0f32; N];
+    let mut f = Fir::new(&taps);
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| f.process(black_box(&input), black_box(&mut out)));
+}

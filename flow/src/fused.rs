@@ -1,0 +1,187 @@
+//! The fused scheduler: every block in topological order on one thread.
+//!
+//! Deterministic, and cheap: a chunk moves to its only consumer by swapping
+//! buffers, not by copying. Feedback through a block with a delay works
+//! because passes repeat until nothing can move.
+
+use crate::block::{Event, Status};
+use crate::item::Buf;
+use crate::runtime::{Link, RunError, Shared, Slot};
+use crossbeam_channel::Sender;
+use std::sync::atomic::Ordering;
+
+struct State {
+    done: bool,
+    /// For each output port, the consumers (node, input port).
+    consumers: Vec<Vec<(usize, usize)>>,
+    /// For each input port, its producer node.
+    producers: Vec<Option<usize>>,
+}
+
+pub(crate) fn run(
+    mut slots: Vec<Slot>,
+    edges: &[Link],
+    order: &[usize],
+    chunk: usize,
+    shared: &Shared,
+    events: &Sender<Event>,
+) -> Result<(), RunError> {
+    let mut st: Vec<State> = slots
+        .iter()
+        .map(|s| State {
+            done: false,
+            consumers: vec![Vec::new(); s.outputs.len()],
+            producers: vec![None; s.inputs.len()],
+        })
+        .collect();
+    for &((fnode, fport), (tnode, tport)) in edges {
+        st[fnode].consumers[fport].push((tnode, tport));
+        st[tnode].producers[tport] = Some(fnode);
+    }
+    let mut relaxed = false;
+    loop {
+        if shared.abort.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let stopping = shared.stop.load(Ordering::Relaxed);
+        let mut progress = false;
+        for &i in order {
+            if st[i].done {
+                continue;
+            }
+            let is_source = slots[i].inputs.is_empty();
+            if stopping && is_source {
+                finish(i, &mut slots, &mut st);
+                progress = true;
+                continue;
+            }
+            // Downstream gone: nothing more is wanted from this block.
+            let has_outputs = !slots[i].outputs.is_empty();
+            if has_outputs && st[i].consumers.iter().flatten().all(|&(c, _)| st[c].done) {
+                finish(i, &mut slots, &mut st);
+                progress = true;
+                continue;
+            }
+            // Back-pressure: produce only while consumers hold less than a chunk.
+            let mut any_space = !has_outputs;
+            for p in 0..slots[i].outputs.len() {
+                let buffered = st[i].consumers[p]
+                    .iter()
+                    .filter(|&&(c, _)| !st[c].done)
+                    .map(|&(c, cp)| slots[c].inputs[cp].available())
+                    .max()
+                    .unwrap_or(0);
+                let limit = if relaxed || buffered < chunk {
+                    chunk
+                } else {
+                    0
+                };
+                slots[i].outputs[p].set_limit(limit);
+                any_space |= limit > 0;
+            }
+            if !any_space {
+                continue;
+            }
+            slots[i].apply_control()?;
+            let before = slots[i].available();
+            let status = slots[i].call()?;
+            slots[i].flush_events(events);
+            let consumed = slots[i].available() != before;
+            let mut produced = false;
+            for p in 0..slots[i].outputs.len() {
+                let n = slots[i].outputs[p].len();
+                if n == 0 {
+                    continue;
+                }
+                produced = true;
+                if p == 0 {
+                    shared.produced[i].fetch_add(n as u64, Ordering::Relaxed);
+                }
+                deliver(i, p, &mut slots, &st);
+            }
+            for inp in &mut slots[i].inputs {
+                inp.compact();
+            }
+            let all_eos = slots[i].inputs.iter().all(|x| x.is_eos());
+            if status == Status::Done || (!is_source && all_eos && !consumed && !produced) {
+                finish(i, &mut slots, &mut st);
+                progress = true;
+            } else if consumed || produced {
+                progress = true;
+            }
+        }
+        if st.iter().all(|s| s.done) {
+            return Ok(());
+        }
+        if progress {
+            relaxed = false;
+        } else if !relaxed {
+            relaxed = true;
+        } else {
+            // A block that cannot move while one of its inputs has ended for
+            // good never will again: end it, so loops close at end of stream.
+            let ended: Vec<usize> = (0..slots.len())
+                .filter(|&i| !st[i].done && slots[i].inputs.iter().any(|x| x.finished()))
+                .collect();
+            if !ended.is_empty() {
+                for i in ended {
+                    finish(i, &mut slots, &mut st);
+                }
+                relaxed = false;
+                continue;
+            }
+            let waiting: Vec<&str> = (0..slots.len())
+                .filter(|&i| !st[i].done)
+                .map(|i| slots[i].id.as_str())
+                .collect();
+            return Err(RunError {
+                block: waiting.first().copied().unwrap_or("(graph)").to_string(),
+                message: format!(
+                    "the graph stalled: {} cannot make progress (a feedback loop needs enough delay to fill a block's frame)",
+                    waiting.join(", ")
+                ),
+            });
+        }
+    }
+}
+
+/// Moves output `p` of node `i` to its consumers: the last one takes the
+/// buffer itself, the others get copies.
+fn deliver(i: usize, p: usize, slots: &mut [Slot], st: &[State]) {
+    let out = slots[i].outputs[p].take(Buf::U8(Vec::new()));
+    slots[i].taps[p].offer(&out);
+    let live: Vec<(usize, usize)> = st[i].consumers[p]
+        .iter()
+        .copied()
+        .filter(|&(c, _)| !st[c].done)
+        .collect();
+    let spare = match live.split_last() {
+        None => {
+            let mut b = out;
+            b.clear();
+            b
+        }
+        Some((&(lc, lp), rest)) => {
+            for &(c, cp) in rest {
+                slots[c].inputs[cp].push(&out);
+            }
+            slots[lc].inputs[lp].push_owned(out)
+        }
+    };
+    slots[i].outputs[p].take(spare);
+}
+
+fn finish(i: usize, slots: &mut [Slot], st: &mut [State]) {
+    st[i].done = true;
+    for p in 0..st[i].consumers.len() {
+        for k in 0..st[i].consumers[p].len() {
+            let (c, cp) = st[i].consumers[p][k];
+            slots[c].inputs[cp].set_eos();
+        }
+    }
+    for inp in &mut slots[i].inputs {
+        inp.consume(usize::MAX);
+        inp.compact();
+    }
+    let _ = &st[i].producers;
+}

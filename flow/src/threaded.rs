@@ -1,0 +1,222 @@
+//! The threaded scheduler: one thread per block, bounded channels between
+//! them, for live runs with probes and parameter changes.
+
+use crate::block::{Event, Status};
+use crate::item::Buf;
+use crate::runtime::{Link, RunError, Shared, Slot};
+use crossbeam_channel::{bounded, Receiver, Select, SendTimeoutError, Sender};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Chunks a connection holds before its producer waits.
+const QUEUE: usize = 4;
+/// How often a waiting block looks at the stop and abort flags.
+const POLL: Duration = Duration::from_millis(50);
+
+enum Msg {
+    Chunk(Buf),
+    Eos,
+}
+
+pub(crate) fn run(
+    slots: Vec<Slot>,
+    edges: &[Link],
+    chunk: usize,
+    shared: &Shared,
+    events: &Sender<Event>,
+) -> Result<(), RunError> {
+    let n = slots.len();
+    let mut senders: Vec<Vec<Vec<Sender<Msg>>>> = slots
+        .iter()
+        .map(|s| vec![Vec::new(); s.outputs.len()])
+        .collect();
+    let mut receivers: Vec<Vec<Option<Receiver<Msg>>>> = slots
+        .iter()
+        .map(|s| (0..s.inputs.len()).map(|_| None).collect())
+        .collect();
+    for &((f, fp), (t, tp)) in edges {
+        let (tx, rx) = bounded(QUEUE);
+        senders[f][fp].push(tx);
+        receivers[t][tp] = Some(rx);
+    }
+    let first_error: Mutex<Option<RunError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for (i, ((slot, outs), ins)) in slots.into_iter().zip(senders).zip(receivers).enumerate() {
+            let first_error = &first_error;
+            let name = format!("mf-{}", slot.id);
+            let _ = std::thread::Builder::new()
+                .name(name)
+                .spawn_scoped(scope, move || {
+                    if let Err(e) = block_thread(i, slot, outs, ins, chunk, shared, events) {
+                        shared.abort.store(true, Ordering::Relaxed);
+                        if let Ok(mut fe) = first_error.lock() {
+                            fe.get_or_insert(e);
+                        }
+                    }
+                });
+        }
+    });
+    let _ = n;
+    match first_error.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn block_thread(
+    i: usize,
+    mut slot: Slot,
+    mut outs: Vec<Vec<Sender<Msg>>>,
+    ins: Vec<Option<Receiver<Msg>>>,
+    chunk: usize,
+    shared: &Shared,
+    events: &Sender<Event>,
+) -> Result<(), RunError> {
+    let is_source = slot.inputs.is_empty();
+    let has_outputs = !slot.outputs.is_empty();
+    for (p, r) in ins.iter().enumerate() {
+        if r.is_none() {
+            slot.inputs[p].set_eos();
+        }
+    }
+    loop {
+        if shared.abort.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if is_source && shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if has_outputs && outs.iter().all(|o| o.is_empty()) {
+            break;
+        }
+        // Take what has arrived, without waiting and without hoarding.
+        for (p, r) in ins.iter().enumerate() {
+            let Some(r) = r else { continue };
+            while !slot.inputs[p].is_eos() && slot.inputs[p].available() < 2 * chunk {
+                match r.try_recv() {
+                    Ok(Msg::Chunk(b)) => {
+                        slot.inputs[p].push_owned(b);
+                    }
+                    Ok(Msg::Eos) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        slot.inputs[p].set_eos()
+                    }
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                }
+            }
+        }
+        slot.apply_control()?;
+        for o in &mut slot.outputs {
+            o.set_limit(chunk);
+        }
+        let before = slot.available();
+        let status = slot.call()?;
+        slot.flush_events(events);
+        let consumed = slot.available() != before;
+        let mut produced = false;
+        for (p, out_links) in outs.iter_mut().enumerate() {
+            let len = slot.outputs[p].len();
+            if len == 0 {
+                continue;
+            }
+            produced = true;
+            if p == 0 {
+                shared.produced[i].fetch_add(len as u64, Ordering::Relaxed);
+            }
+            let fresh = slot.outputs[p].buf_mut().empty_like(chunk);
+            let buf = slot.outputs[p].take(fresh);
+            slot.taps[p].offer(&buf);
+            send_all(out_links, buf, shared)?;
+        }
+        for inp in &mut slot.inputs {
+            inp.compact();
+        }
+        if status == Status::Done {
+            break;
+        }
+        if consumed || produced {
+            continue;
+        }
+        if is_source {
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        if slot.inputs.iter().all(|x| x.is_eos()) {
+            break;
+        }
+        // One input has ended for good and the others hold data the block
+        // cannot use without it: it never will (this closes feedback loops).
+        if slot.inputs.iter().any(|x| x.finished())
+            && slot
+                .inputs
+                .iter()
+                .all(|x| x.finished() || x.available() > 0)
+        {
+            break;
+        }
+        // Nothing could move: wait for any input that can still bring data.
+        let waiting: Vec<usize> = (0..ins.len())
+            .filter(|&p| !slot.inputs[p].is_eos() && ins[p].is_some())
+            .collect();
+        let mut sel = Select::new();
+        for &p in &waiting {
+            if let Some(r) = &ins[p] {
+                sel.recv(r);
+            }
+        }
+        if let Ok(op) = sel.select_timeout(POLL) {
+            let p = waiting[op.index()];
+            if let Some(r) = &ins[p] {
+                match op.recv(r) {
+                    Ok(Msg::Chunk(b)) => {
+                        slot.inputs[p].push_owned(b);
+                    }
+                    Ok(Msg::Eos) | Err(_) => slot.inputs[p].set_eos(),
+                }
+            }
+        }
+    }
+    for o in &outs {
+        for tx in o {
+            let _ = tx.send_timeout(Msg::Eos, Duration::from_secs(1));
+        }
+    }
+    Ok(())
+}
+
+/// Sends a chunk to every consumer, waiting while a queue is full (that is
+/// the back-pressure), dropping consumers that have finished.
+fn send_all(txs: &mut Vec<Sender<Msg>>, buf: Buf, shared: &Shared) -> Result<(), RunError> {
+    let count = txs.len();
+    let mut gone = Vec::new();
+    let mut owned = Some(buf);
+    for (k, tx) in txs.iter().enumerate() {
+        let Some(b) = (if k + 1 == count {
+            owned.take()
+        } else {
+            owned.clone()
+        }) else {
+            break;
+        };
+        let mut msg = Msg::Chunk(b);
+        loop {
+            match tx.send_timeout(msg, POLL) {
+                Ok(()) => break,
+                Err(SendTimeoutError::Timeout(m)) => {
+                    if shared.abort.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    msg = m;
+                }
+                Err(SendTimeoutError::Disconnected(_)) => {
+                    gone.push(k);
+                    break;
+                }
+            }
+        }
+    }
+    for k in gone.into_iter().rev() {
+        txs.remove(k);
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Both schedulers run the same graphs to the same results; end of stream,
+//! feedback through a delay, probes and live parameters all work.
+
+use modemflow_flow::{load_str, run_to_end, start, Event, RunOptions, Scheduler, Value};
+use modemflow_tests::{recorded, root, test_registry};
+use std::path::Path;
+use std::time::Duration;
+
+fn opts(s: Scheduler, chunk: usize) -> RunOptions {
+    RunOptions {
+        scheduler: s,
+        chunk,
+    }
+}
+
+fn ber_of(events: &[Event]) -> (u64, u64) {
+    let e = events
+        .iter()
+        .find(|e| e.kind == "ber")
+        .expect("a ber event");
+    (
+        e.fields["bits"].as_u64().unwrap(),
+        e.fields["errors"].as_u64().unwrap(),
+    )
+}
+
+const NOISY: &str = "\
+variables:
+  n: 20000
+  key: x
+blocks:
+  - {id: tone, type: tone_source, params: {frequency: 1234, level: -13}}
+  - {id: noise, type: awgn, params: {level: -30, seed: 5}}
+  - {id: limit, type: head, params: {count: n}}
+  - {id: fir, type: fir_filter, params: {cutoff: 2000, num_taps: 31}}
+  - {id: pcm, type: f32_to_i16}
+  - {id: enc, type: g711_encode, params: {law: a}}
+  - {id: dec, type: g711_decode, params: {law: a}}
+  - {id: rec, type: record, params: {key: key}}
+  - {id: src, type: prbs_source, params: {order: 15, seed: 3}}
+  - {id: blimit, type: head, params: {count: n}}
+  - {id: scr, type: scrambler, params: {polynomial: gpa}}
+  - {id: err, type: bit_error, params: {probability: 0.001, seed: 9}}
+  - {id: descr, type: descrambler, params: {polynomial: gpa}}
+  - {id: ber, type: ber_sink, params: {order: 15}}
+connections:
+  - tone.out -> noise.in
+  - noise.out -> limit.in
+  - limit.out -> fir.in
+  - fir.out -> pcm.in
+  - pcm.out -> enc.in
+  - enc.out -> dec.in
+  - dec.out -> rec.in
+  - src.out -> blimit.in
+  - blimit.out -> scr.in
+  - scr.out -> err.in
+  - err.out -> descr.in
+  - descr.out -> ber.in
+";
+
+#[test]
+fn fused_and_threaded_give_identical_results_at_any_chunk_size() {
+    let reg = test_registry();
+    let mut reference: Option<(Vec<f64>, (u64, u64))> = None;
+    for (k, (sched, chunk)) in [
+        (Scheduler::Fused, 4096),
+        (Scheduler::Threaded, 4096),
+        (Scheduler::Fused, 1),
+        (Scheduler::Threaded, 7),
+        (Scheduler::Fused, 333),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("sched{k}");
+        let g = load_str(
+            NOISY,
+            "t.yaml",
+            Path::new("."),
+            &reg,
+            &[("key".into(), key.clone())],
+        )
+        .unwrap();
+        let ev = run_to_end(&g, &opts(sched, chunk)).unwrap();
+        let got = (recorded(&key), ber_of(&ev));
+        assert_eq!(got.0.len(), 20000);
+        assert!(got.1 .1 > 0, "bit_error must cause errors");
+        match &reference {
+            None => reference = Some(got),
+            Some(r) => assert!(r == &got, "{sched:?} chunk {chunk} differs"),
+        }
+    }
+}
+
+#[test]
+fn shipped_scrambler_graph_runs_clean_on_both_schedulers() {
+    let reg = test_registry();
+    let path = root().join("graphs/scrambler_ber.yaml");
+    for s in [Scheduler::Fused, Scheduler::Threaded] {
+        let g = modemflow_flow::load_file(&path, &reg, &[("seconds".into(), "1".into())]).unwrap();
+        let ev = run_to_end(&g, &opts(s, 4096)).unwrap();
+        let (bits, errors) = ber_of(&ev);
+        assert!(bits > 7900, "{bits}");
+        assert_eq!(errors, 0);
+    }
+}
+
+#[test]
+fn feedback_through_a_delay_works_in_both_schedulers() {
+    // y[n] = x[n] + y[n-3]: an accumulator over every third sample.
+    let yaml = "\
+variables: {key: k}
+blocks:
+  - {id: tone, type: tone_source, params: {frequency: 1000, level: -20}}
+  - {id: limit, type: head, params: {count: 5000}}
+  - {id: add, type: add_f32}
+  - {id: z, type: delay, params: {samples: 3}}
+  - {id: rec, type: record, params: {key: key}}
+  - {id: x, type: record, params: {key: xkey}}
+  - {id: tone2, type: tone_source, params: {frequency: 1000, level: -20}}
+  - {id: limit2, type: head, params: {count: 5000}}
+connections:
+  - tone.out -> limit.in
+  - limit.out -> add.a
+  - z.out -> add.b
+  - add.out -> z.in
+  - add.out -> rec.in
+  - tone2.out -> limit2.in
+  - limit2.out -> x.in
+";
+    let reg = test_registry();
+    for (k, s) in [Scheduler::Fused, Scheduler::Threaded]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("loop{k}");
+        let y = yaml.replace("xkey", &format!("x{key}"));
+        let g = load_str(
+            &y,
+            "t.yaml",
+            Path::new("."),
+            &reg,
+            &[("key".into(), key.clone())],
+        )
+        .unwrap();
+        run_to_end(&g, &opts(s, 64)).unwrap();
+        let out = recorded(&key);
+        let x = recorded(&format!("x{key}"));
+        assert_eq!(out.len(), 5000, "{s:?}");
+        let mut want = vec![0f32; 5000];
+        for n in 0..5000 {
+            want[n] = x[n] as f32 + if n >= 3 { want[n - 3] } else { 0.0 };
+        }
+        for n in 0..5000 {
+            assert!((out[n] as f32 - want[n]).abs() < 1e-3, "{s:?} n={n}");
+        }
+    }
+}
+
+#[test]
+fn a_block_error_names_the_block() {
+    let yaml = "\
+blocks:
+  - {id: src, type: wav_source, params: {path: /nonexistent/x.wav}}
+  - {id: sink, type: null_sink}
+connections:
+  - src.out -> sink.in
+";
+    let g = load_str(yaml, "t.yaml", Path::new("."), &test_registry(), &[]).unwrap();
+    let e = g.instantiate().err().expect("missing file is an error");
+    assert!(e.0[0].message.contains("src"), "{e}");
+    assert_eq!(e.0[0].line, 2);
+}
+
+#[test]
+fn probes_see_data_and_live_parameters_change_a_running_graph() {
+    let yaml = "\
+blocks:
+  - {id: tone, type: tone_source, params: {frequency: 1000, level: -10}}
+  - {id: pace, type: throttle, params: {rate: 200000}}
+  - {id: noise, type: awgn, params: {level: -100, seed: 1}}
+  - {id: sink, type: null_sink}
+connections:
+  - tone.out -> pace.in
+  - pace.out -> noise.in
+  - noise.out -> sink.in
+";
+    let g = load_str(yaml, "t.yaml", Path::new("."), &test_registry(), &[]).unwrap();
+    let blocks = g.instantiate().unwrap();
+    let run = start(&g, blocks, &opts(Scheduler::Threaded, 256));
+    let probe = run.probe("noise.out", 64).unwrap();
+    assert!(run.probe("noise.nope", 4).is_err());
+    let power = |probe: &modemflow_flow::Probe| -> f64 {
+        // Skip chunks already queued, then average a fresh stretch.
+        while probe.rx.try_recv().is_ok() {}
+        let mut acc = 0.0;
+        let mut n = 0usize;
+        while n < 8000 {
+            let c = probe
+                .rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("probe data");
+            for v in c.to_f64() {
+                acc += v * v;
+                n += 1;
+            }
+        }
+        acc / n as f64
+    };
+    let p_tone = power(&probe);
+    let ctl = run.controller();
+    assert!(
+        ctl.set("tone", "phase", Value::Float(1.0)).is_err(),
+        "phase is not live"
+    );
+    assert!(
+        ctl.set("noise", "level", Value::Float(99.0)).is_err(),
+        "out of range"
+    );
+    ctl.set("tone", "level", Value::Float(-40.0)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let p_quiet = power(&probe);
+    let ratio_db = 10.0 * (p_tone / p_quiet).log10();
+    assert!(
+        (ratio_db - 30.0).abs() < 1.0,
+        "level change seen by the probe: {ratio_db} dB"
+    );
+    run.stop();
+    run.wait().unwrap();
+}
+
+#[test]
+fn a_slow_probe_drops_and_counts_without_slowing_the_graph() {
+    let yaml = "\
+blocks:
+  - {id: tone, type: tone_source}
+  - {id: limit, type: head, params: {count: 2000000}}
+  - {id: sink, type: null_sink}
+connections:
+  - tone.out -> limit.in
+  - limit.out -> sink.in
+";
+    let g = load_str(yaml, "t.yaml", Path::new("."), &test_registry(), &[]).unwrap();
+    let run = start(
+        &g,
+        g.instantiate().unwrap(),
+        &opts(Scheduler::Threaded, 1024),
+    );
+    let probe = run.probe("limit.out", 2).unwrap();
+    run.wait().unwrap();
+    // Never read: at most 2 chunks were kept, the rest were dropped and counted.
+    let kept = probe.rx.try_iter().count() as u64;
+    assert!(kept <= 2);
+    assert!(kept + probe.dropped() >= 1);
+    assert!(probe.dropped() > 0);
+}
+
+#[test]
+fn stop_ends_an_endless_graph_and_flushes_the_wav_sink() {
+    let dir = std::env::temp_dir().join(format!("mf-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wav = dir.join("out.wav");
+    let yaml = format!(
+        "\
+blocks:
+  - {{id: tone, type: tone_source}}
+  - {{id: pace, type: throttle, params: {{rate: 80000}}}}
+  - {{id: pcm, type: f32_to_i16}}
+  - {{id: wav, type: wav_sink, params: {{path: '{}'}}}}
+connections:
+  - tone.out -> pace.in
+  - pace.out -> pcm.in
+  - pcm.out -> wav.in
+",
+        wav.display()
+    );
+    for s in [Scheduler::Fused, Scheduler::Threaded] {
+        let g = load_str(&yaml, "t.yaml", Path::new("."), &test_registry(), &[]).unwrap();
+        let run = start(&g, g.instantiate().unwrap(), &opts(s, 512));
+        std::thread::sleep(Duration::from_millis(300));
+        run.stop();
+        run.wait().unwrap();
+        let r = hound::WavReader::open(&wav).expect("a valid WAV after stop");
+        assert!(r.len() > 1000, "{s:?}: {} samples", r.len());
+    }
+}
