@@ -182,3 +182,45 @@ fn every_shipped_graph_passes_check() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[cfg(feature = "futuresdr")]
+#[test]
+fn futuresdr_backend_prints_the_same_events() {
+    let mut outs = Vec::new();
+    for b in ["native", "futuresdr"] {
+        let out = bin()
+            .args([
+                "run",
+                "graphs/scrambler_ber.yaml",
+                "--set",
+                "seconds=2",
+                "--set",
+                "p_error=0.001",
+                "--backend",
+                b,
+            ])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outs.push(out.stdout);
+    }
+    assert!(!outs[0].is_empty());
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[cfg(not(feature = "futuresdr"))]
+#[test]
+fn futuresdr_backend_missing_is_a_usage_error() {
+    let out = bin()
+        .args(["run", "graphs/scrambler_ber.yaml", "--backend", "futuresdr"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features futuresdr"));
+}

@@ -1,0 +1,123 @@
+//! The same flowgraph gives the same results on FutureSDR as on modemflow's
+//! fused scheduler.
+
+use modemflow_flow::{load_str, run_to_end, Event, RunOptions};
+use modemflow_tests::{recorded, root, test_registry};
+use std::path::Path;
+
+const GRAPH: &str = "\
+variables: {key: x, n: 30000}
+blocks:
+  - {id: tone, type: tone_source, params: {frequency: 1234, level: -13}}
+  - {id: noise, type: awgn, params: {level: -30, seed: 5}}
+  - {id: limit, type: head, params: {count: n}}
+  - {id: fir, type: fir_filter, params: {cutoff: 2000, num_taps: 31}}
+  - {id: pcm, type: f32_to_i16}
+  - {id: enc, type: g711_encode, params: {law: mu}}
+  - {id: dec, type: g711_decode, params: {law: mu}}
+  - {id: rec, type: record, params: {key: key}}
+  - {id: src, type: prbs_source, params: {order: 23, seed: 3}}
+  - {id: blimit, type: head, params: {count: n}}
+  - {id: scr, type: scrambler, params: {polynomial: gpc}}
+  - {id: err, type: bit_error, params: {probability: 0.001, seed: 9}}
+  - {id: descr, type: descrambler, params: {polynomial: gpc}}
+  - {id: ber, type: ber_sink, params: {order: 23}}
+connections:
+  - tone.out -> noise.in
+  - noise.out -> limit.in
+  - limit.out -> fir.in
+  - fir.out -> pcm.in
+  - pcm.out -> enc.in
+  - enc.out -> dec.in
+  - dec.out -> rec.in
+  - src.out -> blimit.in
+  - blimit.out -> scr.in
+  - scr.out -> err.in
+  - err.out -> descr.in
+  - descr.out -> ber.in
+";
+
+fn ber(ev: &[Event]) -> serde_json::Value {
+    ev.iter()
+        .find(|e| e.kind == "ber")
+        .expect("ber event")
+        .to_json()
+}
+
+#[test]
+fn futuresdr_matches_the_fused_scheduler() {
+    let reg = test_registry();
+    let g = load_str(
+        GRAPH,
+        "t.yaml",
+        Path::new("."),
+        &reg,
+        &[("key".into(), "fused".into())],
+    )
+    .unwrap();
+    let fused = run_to_end(&g, &RunOptions::default()).unwrap();
+    let g2 = load_str(
+        GRAPH,
+        "t.yaml",
+        Path::new("."),
+        &reg,
+        &[("key".into(), "fsdr".into())],
+    )
+    .unwrap();
+    let fsdr = modemflow_futuresdr::run(&g2, g2.instantiate().unwrap()).unwrap();
+    assert_eq!(recorded("fused").len(), 30000);
+    assert_eq!(recorded("fused"), recorded("fsdr"));
+    assert_eq!(ber(&fused), ber(&fsdr));
+    assert!(ber(&fsdr)["errors"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn shipped_graph_and_feedback_loop_run_on_futuresdr() {
+    let reg = test_registry();
+    let g = modemflow_flow::load_file(
+        &root().join("graphs/scrambler_ber.yaml"),
+        &reg,
+        &[("seconds".into(), "1".into())],
+    )
+    .unwrap();
+    let ev = modemflow_futuresdr::run(&g, g.instantiate().unwrap()).unwrap();
+    assert_eq!(ber(&ev)["errors"], 0);
+
+    let looped = "\
+blocks:
+  - {id: tone, type: tone_source, params: {frequency: 1000, level: -20}}
+  - {id: limit, type: head, params: {count: 3000}}
+  - {id: add, type: add_f32}
+  - {id: z, type: delay, params: {samples: 3}}
+  - {id: rec, type: record, params: {key: loopf}}
+connections:
+  - tone.out -> limit.in
+  - limit.out -> add.a
+  - z.out -> add.b
+  - add.out -> z.in
+  - add.out -> rec.in
+";
+    let g = load_str(looped, "t.yaml", Path::new("."), &reg, &[]).unwrap();
+    modemflow_futuresdr::run(&g, g.instantiate().unwrap()).unwrap();
+    assert_eq!(recorded("loopf").len(), 3000);
+}
+
+#[test]
+fn a_block_error_names_the_block() {
+    let reg = test_registry();
+    let dir = std::env::temp_dir().join(format!("mf-fsdr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A sink that cannot create its file fails when it starts writing.
+    let yaml = format!(
+        "blocks:\n  - {{id: tone, type: tone_source}}\n  - {{id: lim, type: head, params: {{count: 100}}}}\n  - {{id: pcm, type: f32_to_i16}}\n  - {{id: wav, type: wav_sink, params: {{path: '{}/no/such/dir/x.wav'}}}}\nconnections:\n  - tone.out -> lim.in\n  - lim.out -> pcm.in\n  - pcm.out -> wav.in\n",
+        dir.display()
+    );
+    let g = load_str(&yaml, "t.yaml", Path::new("."), &reg, &[]).unwrap();
+    match g.instantiate() {
+        Err(d) => assert!(d.to_string().contains("wav")),
+        Ok(blocks) => {
+            let e = modemflow_futuresdr::run(&g, blocks).unwrap_err();
+            assert_eq!(e.block, "wav");
+        }
+    }
+}
