@@ -224,3 +224,41 @@ fn futuresdr_backend_missing_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--features futuresdr"));
 }
+
+#[test]
+fn ctrl_c_stops_an_endless_run_and_flushes_the_output_file() {
+    let wav = std::env::temp_dir().join(format!("mf-cli-int-{}.wav", std::process::id()));
+    let g = tmp(
+        "endless.yaml",
+        &format!(
+            "blocks:\n  - {{id: tone, type: tone_source}}\n  - {{id: pace, type: throttle, params: {{rate: 80000}}}}\n  - {{id: pcm, type: f32_to_i16}}\n  - {{id: wav, type: wav_sink, params: {{path: '{}'}}}}\nconnections:\n  - tone.out -> pace.in\n  - pace.out -> pcm.in\n  - pcm.out -> wav.in\n",
+            wav.display()
+        ),
+    );
+    let child = bin()
+        .arg("run")
+        .arg(&g)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let bytes = std::fs::read(&wav).unwrap();
+    // A complete RIFF header whose data length matches the file.
+    assert_eq!(&bytes[0..4], b"RIFF");
+    let riff_len = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    assert_eq!(riff_len + 8, bytes.len());
+    assert!(bytes.len() > 8000, "{} bytes", bytes.len());
+}
