@@ -4,7 +4,7 @@ use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
 use modemflow_blocks::core::fir::{design, Fir, Response};
 use modemflow_blocks::g711::law::{Law, G711};
-use modemflow_blocks::v34::scrambler::{Polynomial, Scrambler};
+use modemflow_blocks::v34::scrambler::{Descrambler, Polynomial, Scrambler};
 
 const N: usize = 1 << 20;
 
@@ -22,6 +22,18 @@ fn scrambler(bencher: Bencher, poly: Polynomial) {
     bencher
         .counter(ItemsCount::new(N))
         .bench_local(|| s.process(black_box(&input), black_box(&mut out)));
+}
+
+#[divan::bench(args = [Polynomial::Gpc, Polynomial::Gpa])]
+fn descrambler(bencher: Bencher, poly: Polynomial) {
+    let input: Vec<u8> = (0..N)
+        .map(|i| ((i * 2_654_435_761) >> 17 & 1) as u8)
+        .collect();
+    let mut out = vec![0u8; N];
+    let mut d = Descrambler::new(poly);
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench_local(|| d.process(black_box(&input), black_box(&mut out)));
 }
 
 #[divan::bench(args = [Law::Mu, Law::A])]

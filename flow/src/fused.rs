@@ -94,7 +94,9 @@ pub(crate) fn run(
                     continue;
                 }
                 produced = true;
-                if p == 0 {
+                // Only blocks that know the run's length drive the progress bar;
+                // the others skip the shared counter.
+                if p == 0 && shared.hints[i].is_some() {
                     shared.produced[i].fetch_add(n as u64, Ordering::Relaxed);
                 }
                 deliver(i, p, &mut slots, &st);

@@ -4,13 +4,15 @@
 use crate::block::{Event, Status};
 use crate::item::Buf;
 use crate::runtime::{Link, RunError, Shared, Slot};
-use crossbeam_channel::{bounded, Receiver, Select, SendTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, Select, SendTimeoutError, Sender, TrySendError};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// Chunks a connection holds before its producer waits.
-const QUEUE: usize = 4;
+const QUEUE: usize = 16;
+/// Times a waiting block yields its core before it parks.
+const SPINS: usize = 16;
 /// How often a waiting block looks at the stop and abort flags.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -35,20 +37,48 @@ pub(crate) fn run(
         .iter()
         .map(|s| (0..s.inputs.len()).map(|_| None).collect())
         .collect();
+    // Emptied buffers travel back to their producer, so a steady run does not
+    // allocate: one return queue per output, shared by its consumers.
+    let returns: Vec<Vec<(Sender<Buf>, Receiver<Buf>)>> = slots
+        .iter()
+        .map(|s| (0..s.outputs.len()).map(|_| bounded(2 * QUEUE)).collect())
+        .collect();
+    let mut give_back: Vec<Vec<Option<Sender<Buf>>>> = slots
+        .iter()
+        .map(|s| (0..s.inputs.len()).map(|_| None).collect())
+        .collect();
     for &((f, fp), (t, tp)) in edges {
         let (tx, rx) = bounded(QUEUE);
         senders[f][fp].push(tx);
         receivers[t][tp] = Some(rx);
+        give_back[t][tp] = Some(returns[f][fp].0.clone());
     }
+    let spares: Vec<Vec<Receiver<Buf>>> = returns
+        .into_iter()
+        .map(|v| v.into_iter().map(|(_, rx)| rx).collect())
+        .collect();
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for (i, ((slot, outs), ins)) in slots.into_iter().zip(senders).zip(receivers).enumerate() {
+        let per_block = senders
+            .into_iter()
+            .zip(receivers)
+            .zip(give_back)
+            .zip(spares);
+        for (i, (slot, (((outs, ins), back), spare))) in
+            slots.into_iter().zip(per_block).enumerate()
+        {
             let first_error = &first_error;
             let name = format!("mf-{}", slot.id);
+            let links = Links {
+                outs,
+                ins,
+                back,
+                spare,
+            };
             let _ = std::thread::Builder::new()
                 .name(name)
                 .spawn_scoped(scope, move || {
-                    if let Err(e) = block_thread(i, slot, outs, ins, chunk, shared, events) {
+                    if let Err(e) = block_thread(i, slot, links, chunk, shared, events) {
                         shared.abort.store(true, Ordering::Relaxed);
                         if let Ok(mut fe) = first_error.lock() {
                             fe.get_or_insert(e);
@@ -64,15 +94,37 @@ pub(crate) fn run(
     }
 }
 
+/// One block's connections in the threaded scheduler.
+struct Links {
+    /// Per output, one sender per consumer.
+    outs: Vec<Vec<Sender<Msg>>>,
+    /// Per input, its producer (none if unconnected).
+    ins: Vec<Option<Receiver<Msg>>>,
+    /// Per input, where its emptied buffers go back to.
+    back: Vec<Option<Sender<Buf>>>,
+    /// Per output, emptied buffers coming back for reuse.
+    spare: Vec<Receiver<Buf>>,
+}
+
 fn block_thread(
     i: usize,
     mut slot: Slot,
-    mut outs: Vec<Vec<Sender<Msg>>>,
-    ins: Vec<Option<Receiver<Msg>>>,
+    links: Links,
     chunk: usize,
     shared: &Shared,
     events: &Sender<Event>,
 ) -> Result<(), RunError> {
+    let Links {
+        mut outs,
+        ins,
+        back,
+        spare,
+    } = links;
+    let recycle = |p: usize, old: Buf| {
+        if let Some(b) = &back[p] {
+            let _ = b.try_send(old);
+        }
+    };
     let is_source = slot.inputs.is_empty();
     let has_outputs = !slot.outputs.is_empty();
     for (p, r) in ins.iter().enumerate() {
@@ -93,10 +145,11 @@ fn block_thread(
         // Take what has arrived, without waiting and without hoarding.
         for (p, r) in ins.iter().enumerate() {
             let Some(r) = r else { continue };
-            while !slot.inputs[p].is_eos() && slot.inputs[p].available() < 2 * chunk {
+            while !slot.inputs[p].is_eos() && slot.inputs[p].available() < chunk {
                 match r.try_recv() {
                     Ok(Msg::Chunk(b)) => {
-                        slot.inputs[p].push_owned(b);
+                        let old = slot.inputs[p].push_owned(b);
+                        recycle(p, old);
                     }
                     Ok(Msg::Eos) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
                         slot.inputs[p].set_eos()
@@ -120,10 +173,15 @@ fn block_thread(
                 continue;
             }
             produced = true;
-            if p == 0 {
+            // Only blocks that know the run's length drive the progress bar;
+            // the others skip the shared counter.
+            if p == 0 && shared.hints[i].is_some() {
                 shared.produced[i].fetch_add(len as u64, Ordering::Relaxed);
             }
-            let fresh = slot.outputs[p].buf_mut().empty_like(chunk);
+            let fresh = match spare[p].try_recv() {
+                Ok(b) => b,
+                Err(_) => slot.outputs[p].buf_mut().empty_like(chunk),
+            };
             let buf = slot.outputs[p].take(fresh);
             slot.taps[p].offer(&buf);
             send_all(out_links, buf, shared)?;
@@ -158,6 +216,21 @@ fn block_thread(
         let waiting: Vec<usize> = (0..ins.len())
             .filter(|&p| !slot.inputs[p].is_eos() && ins[p].is_some())
             .collect();
+        // Giving the core to the producer first is much cheaper than parking
+        // and being woken when there are more blocks than cores.
+        let mut arrived = false;
+        for _ in 0..SPINS {
+            arrived = waiting
+                .iter()
+                .any(|&p| ins[p].as_ref().is_some_and(|r| !r.is_empty()));
+            if arrived {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        if arrived {
+            continue;
+        }
         let mut sel = Select::new();
         for &p in &waiting {
             if let Some(r) = &ins[p] {
@@ -169,7 +242,8 @@ fn block_thread(
             if let Some(r) = &ins[p] {
                 match op.recv(r) {
                     Ok(Msg::Chunk(b)) => {
-                        slot.inputs[p].push_owned(b);
+                        let old = slot.inputs[p].push_owned(b);
+                        recycle(p, old);
                     }
                     Ok(Msg::Eos) | Err(_) => slot.inputs[p].set_eos(),
                 }
@@ -198,7 +272,23 @@ fn send_all(txs: &mut Vec<Sender<Msg>>, buf: Buf, shared: &Shared) -> Result<(),
         }) else {
             break;
         };
-        let mut msg = Msg::Chunk(b);
+        // A full queue usually drains as soon as its consumer gets a core.
+        let mut pending = Some(Msg::Chunk(b));
+        for _ in 0..SPINS {
+            let Some(m) = pending.take() else { break };
+            match tx.try_send(m) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) => {
+                    pending = Some(m);
+                    std::thread::yield_now();
+                }
+                Err(TrySendError::Disconnected(m)) => {
+                    pending = Some(m);
+                    break;
+                }
+            }
+        }
+        let Some(mut msg) = pending else { continue };
         loop {
             match tx.send_timeout(msg, POLL) {
                 Ok(()) => break,

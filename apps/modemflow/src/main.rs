@@ -273,11 +273,14 @@ fn run(
         Ok(()) => {
             if !quiet {
                 eprintln!(
-                    "{}: finished in {:.2} s ({} blocks, {} events{})",
+                    "{}: finished in {:.2} s ({} blocks, {} events{}{})",
                     g.name_or_file(),
                     t0.elapsed().as_secs_f64(),
                     g.nodes.len(),
                     n_events,
+                    peak_memory()
+                        .map(|kb| format!(", peak memory {:.1} MB", kb as f64 / 1024.0))
+                        .unwrap_or_default(),
                     if stopping { ", interrupted" } else { "" }
                 );
             }
@@ -288,6 +291,13 @@ fn run(
             ExitCode::from(1)
         }
     }
+}
+
+/// Peak resident memory of this process in KiB (Linux), for the summary.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(not(feature = "futuresdr"))]

@@ -262,3 +262,43 @@ fn ctrl_c_stops_an_endless_run_and_flushes_the_output_file() {
     assert_eq!(riff_len + 8, bytes.len());
     assert!(bytes.len() > 8000, "{} bytes", bytes.len());
 }
+
+/// Peak memory reported by the command's summary, in MB.
+fn peak_mb(args: &[&str]) -> f64 {
+    let out = bin().args(args).current_dir(root()).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let at = err.find("peak memory ").expect("summary with peak memory");
+    err[at + 12..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn memory_does_not_grow_with_the_length_of_the_run() {
+    for s in ["fused", "threaded"] {
+        let short = peak_mb(&[
+            "run",
+            "graphs/scrambler_ber.yaml",
+            "--set",
+            "seconds=2",
+            "--scheduler",
+            s,
+        ]);
+        let long = peak_mb(&[
+            "run",
+            "graphs/scrambler_ber.yaml",
+            "--set",
+            "seconds=200",
+            "--scheduler",
+            s,
+        ]);
+        assert!(
+            long < short * 1.25 + 1.0,
+            "{s}: {short} MB for 2 s, {long} MB for 200 s"
+        );
+    }
+}
