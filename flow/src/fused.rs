@@ -152,21 +152,21 @@ pub(crate) fn run(
 fn deliver(i: usize, p: usize, slots: &mut [Slot], st: &[State]) {
     let out = slots[i].outputs[p].take(Buf::U8(Vec::new()));
     slots[i].taps[p].offer(&out);
-    let live: Vec<(usize, usize)> = st[i].consumers[p]
-        .iter()
-        .copied()
-        .filter(|&(c, _)| !st[c].done)
-        .collect();
-    let spare = match live.split_last() {
+    let consumers = &st[i].consumers[p];
+    let last = consumers.iter().rposition(|&(c, _)| !st[c].done);
+    let spare = match last {
         None => {
             let mut b = out;
             b.clear();
             b
         }
-        Some((&(lc, lp), rest)) => {
-            for &(c, cp) in rest {
-                slots[c].inputs[cp].push(&out);
+        Some(k) => {
+            for &(c, cp) in &consumers[..k] {
+                if !st[c].done {
+                    slots[c].inputs[cp].push(&out);
+                }
             }
+            let (lc, lp) = consumers[k];
             slots[lc].inputs[lp].push_owned(out)
         }
     };
