@@ -223,16 +223,18 @@ fn run(
     let mut out = std::io::stdout().lock();
     let mut n_events = 0usize;
     loop {
-        match events.recv_timeout(Duration::from_millis(100)) {
-            Ok(ev) => {
-                n_events += 1;
+        if let Ok(ev) = events.recv_timeout(Duration::from_millis(100)) {
+            n_events += 1;
+            // Keep the bar (stderr) and the event lines (stdout) apart on a terminal.
+            let mut print = || {
                 let _ = writeln!(out, "{}", ev.to_json());
                 let _ = out.flush();
-                continue;
+            };
+            match &bar {
+                Some(b) => b.suspend(print),
+                None => print(),
             }
-            Err(crossbeam_timeout) => {
-                let _ = crossbeam_timeout;
-            }
+            continue;
         }
         if interrupts.load(Ordering::SeqCst) > 0 && !stopping {
             stopping = true;
