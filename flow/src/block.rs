@@ -134,6 +134,14 @@ impl Output {
         }
     }
 
+    /// Appends `n` zeroed items and returns them for a kernel to fill.
+    pub fn append<T: Item>(&mut self, n: usize) -> &mut [T] {
+        let v = self.items::<T>();
+        let start = v.len();
+        v.resize(start + n, T::default());
+        &mut v[start..]
+    }
+
     pub fn buf_mut(&mut self) -> &mut Buf {
         &mut self.buf
     }
@@ -219,6 +227,17 @@ impl<'a> WorkIo<'a> {
             }
         };
         self.events.push((kind.to_string(), fields));
+    }
+
+    /// The usual work of a block with one input and one output at the same
+    /// rate: hands `kernel` as many input items as there is output space, and
+    /// an output slice of the same length. Returns how many it processed.
+    pub fn map<I: Item, O: Item>(&mut self, kernel: impl FnOnce(&[I], &mut [O])) -> usize {
+        let n = self.inputs[0].available().min(self.outputs[0].space());
+        let out = self.outputs[0].append::<O>(n);
+        kernel(&self.inputs[0].items::<I>()[..n], out);
+        self.inputs[0].consume(n);
+        n
     }
 
     /// True when every input has ended and been consumed.

@@ -2,40 +2,8 @@
 //! fused scheduler.
 
 use modemflow_flow::{load_str, run_to_end, Event, RunOptions};
-use modemflow_tests::{recorded, root, test_registry};
+use modemflow_tests::{recorded, root, test_registry, MIXED_GRAPH};
 use std::path::Path;
-
-const GRAPH: &str = "\
-variables: {key: x, n: 30000}
-blocks:
-  - {id: tone, type: tone_source, params: {frequency: 1234, level: -13}}
-  - {id: noise, type: awgn, params: {level: -30, seed: 5}}
-  - {id: limit, type: head, params: {count: n}}
-  - {id: fir, type: fir_filter, params: {cutoff: 2000, num_taps: 31}}
-  - {id: pcm, type: f32_to_i16}
-  - {id: enc, type: g711_encode, params: {law: mu}}
-  - {id: dec, type: g711_decode, params: {law: mu}}
-  - {id: rec, type: record, params: {key: key}}
-  - {id: src, type: prbs_source, params: {order: 23, seed: 3}}
-  - {id: blimit, type: head, params: {count: n}}
-  - {id: scr, type: scrambler, params: {polynomial: gpc}}
-  - {id: err, type: bit_error, params: {probability: 0.001, seed: 9}}
-  - {id: descr, type: descrambler, params: {polynomial: gpc}}
-  - {id: ber, type: ber_sink, params: {order: 23}}
-connections:
-  - tone.out -> noise.in
-  - noise.out -> limit.in
-  - limit.out -> fir.in
-  - fir.out -> pcm.in
-  - pcm.out -> enc.in
-  - enc.out -> dec.in
-  - dec.out -> rec.in
-  - src.out -> blimit.in
-  - blimit.out -> scr.in
-  - scr.out -> err.in
-  - err.out -> descr.in
-  - descr.out -> ber.in
-";
 
 fn ber(ev: &[Event]) -> serde_json::Value {
     ev.iter()
@@ -48,7 +16,7 @@ fn ber(ev: &[Event]) -> serde_json::Value {
 fn futuresdr_matches_the_fused_scheduler() {
     let reg = test_registry();
     let g = load_str(
-        GRAPH,
+        MIXED_GRAPH,
         "t.yaml",
         Path::new("."),
         &reg,
@@ -57,7 +25,7 @@ fn futuresdr_matches_the_fused_scheduler() {
     .unwrap();
     let fused = run_to_end(&g, &RunOptions::default()).unwrap();
     let g2 = load_str(
-        GRAPH,
+        MIXED_GRAPH,
         "t.yaml",
         Path::new("."),
         &reg,
@@ -65,7 +33,7 @@ fn futuresdr_matches_the_fused_scheduler() {
     )
     .unwrap();
     let fsdr = modemflow_futuresdr::run(&g2, g2.instantiate().unwrap()).unwrap();
-    assert_eq!(recorded("fused").len(), 30000);
+    assert_eq!(recorded("fused").len(), 20000);
     assert_eq!(recorded("fused"), recorded("fsdr"));
     assert_eq!(ber(&fused), ber(&fsdr));
     assert!(ber(&fsdr)["errors"].as_u64().unwrap() > 0);

@@ -1,9 +1,7 @@
 //! Helpers shared by the cross-crate tests: a registry with the real blocks
 //! plus test-only blocks that record what reaches them.
 
-use modemflow_flow::{
-    Block, BlockArgs, BlockSpec, Buf, ParamSpec, PortSpec, Registry, Status, WorkIo,
-};
+use modemflow_flow::{Block, BlockArgs, BlockSpec, ParamSpec, PortSpec, Registry, Status, WorkIo};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -116,10 +114,42 @@ pub fn test_registry() -> Registry {
     r
 }
 
-/// Builds a chunk of f32 items (for feeding blocks by hand).
-pub fn f32_buf(v: &[f32]) -> Buf {
-    Buf::F32(v.to_vec())
-}
+/// A deterministic graph with two independent chains (noise, FIR and G.711
+/// into a `record` block named by `key`; PRBS, scrambler, bit errors and BER),
+/// used to compare schedulers and backends item for item.
+pub const MIXED_GRAPH: &str = "\
+variables:
+  n: 20000
+  key: x
+blocks:
+  - {id: tone, type: tone_source, params: {frequency: 1234, level: -13}}
+  - {id: noise, type: awgn, params: {level: -30, seed: 5}}
+  - {id: limit, type: head, params: {count: n}}
+  - {id: fir, type: fir_filter, params: {cutoff: 2000, num_taps: 31}}
+  - {id: pcm, type: f32_to_i16}
+  - {id: enc, type: g711_encode, params: {law: a}}
+  - {id: dec, type: g711_decode, params: {law: a}}
+  - {id: rec, type: record, params: {key: key}}
+  - {id: src, type: prbs_source, params: {order: 15, seed: 3}}
+  - {id: blimit, type: head, params: {count: n}}
+  - {id: scr, type: scrambler, params: {polynomial: gpa}}
+  - {id: err, type: bit_error, params: {probability: 0.001, seed: 9}}
+  - {id: descr, type: descrambler, params: {polynomial: gpa}}
+  - {id: ber, type: ber_sink, params: {order: 15}}
+connections:
+  - tone.out -> noise.in
+  - noise.out -> limit.in
+  - limit.out -> fir.in
+  - fir.out -> pcm.in
+  - pcm.out -> enc.in
+  - enc.out -> dec.in
+  - dec.out -> rec.in
+  - src.out -> blimit.in
+  - blimit.out -> scr.in
+  - scr.out -> err.in
+  - err.out -> descr.in
+  - descr.out -> ber.in
+";
 
 /// The workspace root, for reading shipped graphs.
 pub fn root() -> std::path::PathBuf {

@@ -2,7 +2,7 @@
 //! feedback through a delay, probes and live parameters all work.
 
 use modemflow_flow::{load_str, run_to_end, start, Event, RunOptions, Scheduler, Value};
-use modemflow_tests::{recorded, root, test_registry};
+use modemflow_tests::{recorded, root, test_registry, MIXED_GRAPH};
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,40 +24,6 @@ fn ber_of(events: &[Event]) -> (u64, u64) {
     )
 }
 
-const NOISY: &str = "\
-variables:
-  n: 20000
-  key: x
-blocks:
-  - {id: tone, type: tone_source, params: {frequency: 1234, level: -13}}
-  - {id: noise, type: awgn, params: {level: -30, seed: 5}}
-  - {id: limit, type: head, params: {count: n}}
-  - {id: fir, type: fir_filter, params: {cutoff: 2000, num_taps: 31}}
-  - {id: pcm, type: f32_to_i16}
-  - {id: enc, type: g711_encode, params: {law: a}}
-  - {id: dec, type: g711_decode, params: {law: a}}
-  - {id: rec, type: record, params: {key: key}}
-  - {id: src, type: prbs_source, params: {order: 15, seed: 3}}
-  - {id: blimit, type: head, params: {count: n}}
-  - {id: scr, type: scrambler, params: {polynomial: gpa}}
-  - {id: err, type: bit_error, params: {probability: 0.001, seed: 9}}
-  - {id: descr, type: descrambler, params: {polynomial: gpa}}
-  - {id: ber, type: ber_sink, params: {order: 15}}
-connections:
-  - tone.out -> noise.in
-  - noise.out -> limit.in
-  - limit.out -> fir.in
-  - fir.out -> pcm.in
-  - pcm.out -> enc.in
-  - enc.out -> dec.in
-  - dec.out -> rec.in
-  - src.out -> blimit.in
-  - blimit.out -> scr.in
-  - scr.out -> err.in
-  - err.out -> descr.in
-  - descr.out -> ber.in
-";
-
 #[test]
 fn fused_and_threaded_give_identical_results_at_any_chunk_size() {
     let reg = test_registry();
@@ -74,7 +40,7 @@ fn fused_and_threaded_give_identical_results_at_any_chunk_size() {
     {
         let key = format!("sched{k}");
         let g = load_str(
-            NOISY,
+            MIXED_GRAPH,
             "t.yaml",
             Path::new("."),
             &reg,

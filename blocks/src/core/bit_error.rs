@@ -47,13 +47,9 @@ struct BitError(BitFlipper);
 
 impl Block for BitError {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<u8>();
-        let start = out.len();
-        out.resize(start + n, 0);
-        self.0
-            .process(&io.inputs[0].items::<u8>()[..n], &mut out[start..]);
-        io.inputs[0].consume(n);
+        io.map::<u8, u8>(|input, out| {
+            self.0.process(input, out);
+        });
         Ok(Status::Ok)
     }
 

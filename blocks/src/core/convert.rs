@@ -27,24 +27,18 @@ struct ToI16;
 
 impl Block for ToF32 {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<f32>();
-        let start = out.len();
-        out.resize(start + n, 0.0);
-        i16_to_f32(&io.inputs[0].items::<i16>()[..n], &mut out[start..]);
-        io.inputs[0].consume(n);
+        io.map::<i16, f32>(|input, out| {
+            i16_to_f32(input, out);
+        });
         Ok(Status::Ok)
     }
 }
 
 impl Block for ToI16 {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<i16>();
-        let start = out.len();
-        out.resize(start + n, 0);
-        f32_to_i16(&io.inputs[0].items::<f32>()[..n], &mut out[start..]);
-        io.inputs[0].consume(n);
+        io.map::<f32, i16>(|input, out| {
+            f32_to_i16(input, out);
+        });
         Ok(Status::Ok)
     }
 }

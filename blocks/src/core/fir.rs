@@ -177,13 +177,9 @@ struct FirBlock(Fir);
 
 impl Block for FirBlock {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<f32>();
-        let start = out.len();
-        out.resize(start + n, 0.0);
-        self.0
-            .process(&io.inputs[0].items::<f32>()[..n], &mut out[start..]);
-        io.inputs[0].consume(n);
+        io.map::<f32, f32>(|input, out| {
+            self.0.process(input, out);
+        });
         Ok(Status::Ok)
     }
 }

@@ -95,10 +95,7 @@ impl Block for PrbsSource {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
         let out = &mut io.outputs[0];
         let n = out.space();
-        let v = out.items::<u8>();
-        let start = v.len();
-        v.resize(start + n, 0);
-        self.prbs.fill(&mut v[start..]);
+        self.prbs.fill(out.append::<u8>(n));
         Ok(Status::Ok)
     }
 }

@@ -54,10 +54,7 @@ impl Block for ToneSource {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
         let out = &mut io.outputs[0];
         let n = out.space();
-        let v = out.items::<f32>();
-        let start = v.len();
-        v.resize(start + n, 0.0);
-        self.0.fill(&mut v[start..]);
+        self.0.fill(out.append::<f32>(n));
         Ok(Status::Ok)
     }
 

@@ -10,26 +10,18 @@ struct Decode(G711);
 
 impl Block for Encode {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<u8>();
-        let start = out.len();
-        out.resize(start + n, 0);
-        self.0
-            .encode(&io.inputs[0].items::<i16>()[..n], &mut out[start..]);
-        io.inputs[0].consume(n);
+        io.map::<i16, u8>(|input, out| {
+            self.0.encode(input, out);
+        });
         Ok(Status::Ok)
     }
 }
 
 impl Block for Decode {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<i16>();
-        let start = out.len();
-        out.resize(start + n, 0);
-        self.0
-            .decode(&io.inputs[0].items::<u8>()[..n], &mut out[start..]);
-        io.inputs[0].consume(n);
+        io.map::<u8, i16>(|input, out| {
+            self.0.decode(input, out);
+        });
         Ok(Status::Ok)
     }
 }

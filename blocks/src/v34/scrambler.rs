@@ -217,16 +217,10 @@ struct ScramblerBlock {
 
 impl Block for ScramblerBlock {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let n = io.inputs[0].available().min(io.outputs[0].space());
-        let out = io.outputs[0].items::<u8>();
-        let start = out.len();
-        out.resize(start + n, 0);
-        let input = &io.inputs[0].items::<u8>()[..n];
-        match &mut self.kernel {
-            Kernel::Scramble(s) => s.process(input, &mut out[start..]),
-            Kernel::Descramble(d) => d.process(input, &mut out[start..]),
-        }
-        io.inputs[0].consume(n);
+        io.map::<u8, u8>(|input, out| match &mut self.kernel {
+            Kernel::Scramble(s) => s.process(input, out),
+            Kernel::Descramble(d) => d.process(input, out),
+        });
         Ok(Status::Ok)
     }
 }
