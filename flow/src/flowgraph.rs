@@ -250,19 +250,16 @@ struct Cx<'r> {
     excused: Vec<((usize, usize), bool)>,
 }
 
-fn loc_of(file: &str, span: &marked_yaml::Span) -> Loc {
-    match span.start() {
-        Some(m) => Loc {
-            file: file.to_string(),
-            line: m.line(),
-            col: m.column(),
-        },
-        None => Loc {
-            file: file.to_string(),
-            line: 1,
-            col: 1,
-        },
+fn loc_at(file: &str, m: Option<&marked_yaml::Marker>) -> Loc {
+    Loc {
+        file: file.to_string(),
+        line: m.map_or(1, |m| m.line()),
+        col: m.map_or(1, |m| m.column()),
     }
+}
+
+fn loc_of(file: &str, span: &marked_yaml::Span) -> Loc {
+    loc_at(file, span.start())
 }
 
 fn scalar_loc(file: &str, s: &MarkedScalarNode) -> Loc {
@@ -293,18 +290,7 @@ fn yaml_error(file: &str, e: &LoadError) -> Diagnostic {
             format!("duplicate key `{}`", d.key.as_str()),
         ),
     };
-    let loc = match m {
-        Some(m) => Loc {
-            file: file.to_string(),
-            line: m.line(),
-            col: m.column(),
-        },
-        None => Loc {
-            file: file.to_string(),
-            line: 1,
-            col: 1,
-        },
-    };
+    let loc = loc_at(file, m.as_ref());
     loc.error(msg)
         .hint("see docs/flowgraph-format.md for the file layout")
 }
@@ -436,7 +422,7 @@ impl Cx<'_> {
                 ),
             }
         }
-        for (k, (raw, loc)) in &overrides {
+        for (k, (_, loc)) in &overrides {
             if !declared.contains(k) {
                 if depth == 0 {
                     let hint = closest(k, declared.iter().map(|s| s.as_str()))
@@ -466,10 +452,7 @@ impl Cx<'_> {
                             .hint(hint),
                     );
                 }
-            } else if !variables.contains_key(k) {
-                // reported by eval_variable already
             }
-            let _ = raw;
         }
 
         let mut sub = Sub {
@@ -802,7 +785,6 @@ impl Cx<'_> {
         };
 
         let mut params = BTreeMap::new();
-        let mut ok = true;
         if let Some(pm) = params_map {
             for (k, v) in pm.iter() {
                 let kloc = scalar_loc(file, k);
@@ -825,24 +807,19 @@ impl Cx<'_> {
                         .hint(hint)
                         .block(full_id.clone()),
                     );
-                    ok = false;
                     continue;
                 };
-                match self.param_value(ps, v, file, variables) {
-                    Some((val, vloc)) => match ps.check(&val) {
+                if let Some((val, vloc)) = self.param_value(ps, v, file, variables) {
+                    match ps.check(&val) {
                         Ok(val) => {
                             params.insert(ps.name.to_string(), val);
                         }
-                        Err(m) => {
-                            let mut d = vloc
-                                .error(format!("block `{id}`: {m}"))
-                                .block(full_id.clone());
-                            d = d.hint(describe_param(ps));
-                            self.err(d);
-                            ok = false;
-                        }
-                    },
-                    None => ok = false,
+                        Err(m) => self.err(
+                            vloc.error(format!("block `{id}`: {m}"))
+                                .hint(describe_param(ps))
+                                .block(full_id.clone()),
+                        ),
+                    }
                 }
             }
         }
@@ -868,12 +845,10 @@ impl Cx<'_> {
                             ))
                             .block(full_id.clone()),
                         );
-                        ok = false;
                     }
                 }
             }
         }
-        let _ = ok;
         let idx = sub.nodes.len();
         sub.nodes.push(Node {
             id: full_id,
@@ -1274,9 +1249,9 @@ impl Cx<'_> {
             let mut ins = Vec::new();
             let mut outs = Vec::new();
             let mut unresolved = Vec::new();
-            for (list, out, is_in) in [
-                (&node.spec.inputs, &mut ins, true),
-                (&node.spec.outputs, &mut outs, false),
+            for (list, out) in [
+                (&node.spec.inputs, &mut ins),
+                (&node.spec.outputs, &mut outs),
             ] {
                 for port in list {
                     let t = match port.ty {
@@ -1291,7 +1266,6 @@ impl Cx<'_> {
                         None => {
                             out.push(ItemType::F32);
                             unresolved.push(format!("{}.{}", node.id, port.name));
-                            let _ = is_in;
                         }
                     }
                 }

@@ -14,8 +14,6 @@ struct State {
     done: bool,
     /// For each output port, the consumers (node, input port).
     consumers: Vec<Vec<(usize, usize)>>,
-    /// For each input port, its producer node.
-    producers: Vec<Option<usize>>,
 }
 
 pub(crate) fn run(
@@ -31,12 +29,10 @@ pub(crate) fn run(
         .map(|s| State {
             done: false,
             consumers: vec![Vec::new(); s.outputs.len()],
-            producers: vec![None; s.inputs.len()],
         })
         .collect();
     for &((fnode, fport), (tnode, tport)) in edges {
         st[fnode].consumers[fport].push((tnode, tport));
-        st[tnode].producers[tport] = Some(fnode);
     }
     let mut relaxed = false;
     loop {
@@ -185,5 +181,4 @@ fn finish(i: usize, slots: &mut [Slot], st: &mut [State]) {
         inp.consume(usize::MAX);
         inp.compact();
     }
-    let _ = &st[i].producers;
 }

@@ -207,7 +207,7 @@ impl Running {
         self.shared.stop.store(true, Ordering::Relaxed);
     }
 
-    /// A flag that stops the run when set (for a Ctrl-C handler).
+    /// True once every block has finished (or the run failed).
     pub fn is_finished(&self) -> bool {
         self.join.as_ref().is_none_or(|j| j.is_finished())
     }
@@ -330,7 +330,7 @@ pub fn start(g: &Flowgraph, blocks: Vec<Box<dyn Block>>, opts: &RunOptions) -> R
     let mut ctrl_map = HashMap::new();
     let mut slots = Vec::new();
     let mut hints = Vec::new();
-    for (i, (node, block)) in g.nodes.iter().zip(blocks).enumerate() {
+    for (node, block) in g.nodes.iter().zip(blocks) {
         let (ctx, crx) = unbounded();
         ctrl_map.insert(node.id.clone(), (node.spec.clone(), ctx));
         let mut taps = Vec::new();
@@ -356,7 +356,6 @@ pub fn start(g: &Flowgraph, blocks: Vec<Box<dyn Block>>, opts: &RunOptions) -> R
             taps,
             events: Vec::new(),
         });
-        let _ = i;
     }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),

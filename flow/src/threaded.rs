@@ -28,7 +28,6 @@ pub(crate) fn run(
     shared: &Shared,
     events: &Sender<Event>,
 ) -> Result<(), RunError> {
-    let n = slots.len();
     let mut senders: Vec<Vec<Vec<Sender<Msg>>>> = slots
         .iter()
         .map(|s| vec![Vec::new(); s.outputs.len()])
@@ -87,7 +86,6 @@ pub(crate) fn run(
                 });
         }
     });
-    let _ = n;
     match first_error.into_inner().ok().flatten() {
         Some(e) => Err(e),
         None => Ok(()),
