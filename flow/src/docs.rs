@@ -125,6 +125,11 @@ fn or_dash(s: String) -> String {
     }
 }
 
+/// Text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
 /// The block reference in Markdown (docs/blocks.md).
 pub fn markdown(reg: &Registry) -> String {
     let mut s = String::from(
@@ -163,7 +168,7 @@ pub fn markdown(reg: &Registry) -> String {
                         if p.optional { " (optional)" } else { "" },
                         p.ty.describe(),
                         p.rate.describe(),
-                        p.doc
+                        cell(p.doc)
                     ));
                 }
             }
@@ -183,7 +188,7 @@ pub fn markdown(reg: &Registry) -> String {
                 s.push_str(&format!(
                     "| `{}` | {} | {} | {} | {} | {} | {} |\n",
                     p.name,
-                    p.kind.name(),
+                    cell(&p.kind.name()),
                     p.default
                         .as_ref()
                         .map(|d| format!("`{d}`"))
@@ -191,7 +196,7 @@ pub fn markdown(reg: &Registry) -> String {
                     range,
                     p.unit,
                     if p.live { "yes" } else { "" },
-                    p.doc
+                    cell(p.doc)
                 ));
             }
         }
