@@ -5,6 +5,9 @@ use divan::{black_box, Bencher};
 use modemflow_blocks::core::fir::{design, Fir, Response};
 use modemflow_blocks::g711::law::{Law, G711};
 use modemflow_blocks::v34::scrambler::{Descrambler, Polynomial, Scrambler};
+use modemflow_blocks::v8::fsk::Channel;
+use modemflow_blocks::v8::fsk_rx::FskDemodulator;
+use modemflow_blocks::v8::fsk_tx::FskModulator;
 
 const N: usize = 1 << 20;
 
@@ -67,4 +70,19 @@ fn fir_64_taps(bencher: Bencher) {
     bencher
         .counter(ItemsCount::new(N))
         .bench_local(|| f.process(black_box(&input), black_box(&mut out)));
+}
+
+#[divan::bench]
+fn fsk_demodulator(bencher: Bencher) {
+    let bits: Vec<u8> = (0..N / 26 + 1)
+        .map(|i| ((i * 2_654_435_761) >> 17 & 1) as u8)
+        .collect();
+    let mut signal = vec![0.0f32; N];
+    FskModulator::new(Channel::ONE, 300.0, -14.0).modulate(&bits, &mut signal);
+    let mut d = FskDemodulator::new(Channel::ONE, 300.0, -45.5).expect("valid design");
+    let mut out = Vec::with_capacity(N / 20);
+    bencher.counter(ItemsCount::new(N)).bench_local(|| {
+        out.clear();
+        d.process(black_box(&signal), black_box(&mut out), usize::MAX)
+    });
 }

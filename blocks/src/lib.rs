@@ -6,6 +6,7 @@ pub mod core;
 pub mod g711;
 pub mod io;
 pub mod v34;
+pub mod v8;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -18,6 +19,7 @@ pub fn registry() -> Registry {
     core::register(&mut r);
     g711::register(&mut r);
     v34::register(&mut r);
+    v8::register(&mut r);
     channel::register(&mut r);
     io::register(&mut r);
     r
@@ -30,23 +32,16 @@ mod tests {
         let r = super::registry();
         for name in [
             "prbs_source",
-            "ber_sink",
             "scrambler",
-            "descrambler",
             "g711_encode",
-            "g711_decode",
-            "bit_error",
-            "awgn",
-            "tone_source",
-            "fir_filter",
-            "i16_to_f32",
-            "f32_to_i16",
             "wav_source",
-            "wav_sink",
+            "fsk_demodulator",
+            "v8_deframer",
         ] {
-            let s = r
-                .get(name)
-                .unwrap_or_else(|| panic!("{name} not registered"));
+            assert!(r.get(name).is_some(), "{name} not registered");
+        }
+        for s in r.all() {
+            let name = s.name;
             assert!(!s.doc.is_empty() && !s.summary.is_empty(), "{name}");
             for p in &s.params {
                 assert!(!p.doc.is_empty(), "{name}.{}", p.name);

@@ -1,0 +1,712 @@
+//! V.21 FSK demodulator (`fsk_demodulator`).
+//!
+//! The received signal goes through a complex band-pass filter centred on the
+//! channel (a low-pass prototype shifted to the centre frequency, so the tones
+//! of the other V.21 channel, 570 Hz and more away, are attenuated by more than
+//! 50 dB) and is turned into complex baseband, where mark sits at −100 Hz and
+//! space at +100 Hz. Two quadrature correlators, each summing over the last bit length,
+//! give the mark and space energies; their normalised difference is the soft
+//! decision. Its zero crossings mark bit boundaries, which steer a bit clock so
+//! that each bit is decided when the correlation window covers exactly that bit.
+//! Carrier detect needs both the in-band power over the same window and the
+//! tone purity: the keying splatter of the other channel reaches into the band
+//! some 25 dB below that channel's level, enough to pass a power threshold, but
+//! it is not concentrated on one of our two tones the way our own FSK is.
+
+use super::fsk::{baud_arg, baud_param, channel_arg, channel_param, Channel};
+use crate::core::fir::{design, dot, Response};
+use crate::core::level::{dbm0_to_rms_f32, rms_f32_to_dbm0};
+use crate::core::tone::SAMPLE_RATE;
+use modemflow_flow::{
+    Block, BlockArgs, BlockSpec, EventSpec, ItemType, ParamSpec, PortSpec, Rate, Registry, Status,
+    WorkIo,
+};
+use num_complex::{Complex32, Complex64};
+use serde_json::json;
+use std::f64::consts::TAU;
+
+/// Taps of the band-pass prototype: with a Hamming window its transition is
+/// about 3.3·8000/161 ≈ 165 Hz wide, so with the cut-off 200 Hz from the
+/// centre (at 300 bit/s) the passband is flat over ±115 Hz, just past the
+/// tones, and the stopband (≥ 50 dB) starts 285 Hz out, far inside the 570 Hz
+/// to the nearest tone of the other channel.
+const FILTER_TAPS: usize = 161;
+/// The prototype's cut-off is the deviation plus this share of the bit rate:
+/// narrow, to keep out as much of the other channel's keying splatter as the
+/// correlators can spare.
+const CUTOFF_ABOVE_DEV: f64 = 1.0 / 3.0;
+/// Carrier needs the tone purity (the share of in-band energy over the last
+/// bit that the stronger of the mark and space correlators holds, averaged over
+/// about two bits) to reach this. Measured: V.21 FSK of the channel stays in
+/// 0.84 … 1.0 even under the other channel 20 dB louder and reaches 0.99
+/// within a few bits; the splatter of the other channel alone averages 0.65 and
+/// peaks at 0.885.
+const PURITY_ON: f64 = 0.9;
+/// Carrier drops when the tone purity falls below this.
+const PURITY_OFF: f64 = 0.7;
+/// Bits over which the tone purity is averaged (one-pole).
+const PURITY_BITS: f64 = 2.0;
+/// The carrier goes off this far below the `threshold` (hysteresis), in dB.
+const CARRIER_HYSTERESIS_DB: f64 = 3.0;
+/// Fraction of a measured timing error corrected at each later bit boundary;
+/// the first boundary after carrier-on is taken whole.
+const TIMING_GAIN: f64 = 0.25;
+/// Samples larger than this are clipped: far beyond full scale (±1.0), and it
+/// keeps the energies finite whatever comes in.
+const CLIP: f32 = 1.0e3;
+/// Bit-clock units per bit (the clock advances by the bit rate per sample).
+const BIT: f64 = SAMPLE_RATE;
+
+/// A change of carrier detect.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CarrierChange {
+    /// Index of the sample at which it changed, counted from the first input.
+    pub sample: u64,
+    pub on: bool,
+    /// In-band power over the last bit at that sample.
+    pub level_dbm0: f64,
+}
+
+/// e^{j·2π·hz·n/8000} for n over one period of the sequence (at most a second).
+fn rotation_table(hz: f64) -> Vec<Complex32> {
+    let period = (1..=SAMPLE_RATE as usize)
+        .find(|&p| {
+            let cycles = hz * p as f64 / SAMPLE_RATE;
+            (cycles - cycles.round()).abs() < 1e-9
+        })
+        .unwrap_or(SAMPLE_RATE as usize);
+    (0..period)
+        .map(|n| {
+            let a = TAU * hz * n as f64 / SAMPLE_RATE;
+            Complex32::new(a.cos() as f32, a.sin() as f32)
+        })
+        .collect()
+}
+
+/// A V.21 FSK demodulator for one channel.
+#[derive(Clone, Debug)]
+pub struct FskDemodulator {
+    /// Band-pass taps h[k]·cos(ωc·k) and h[k]·sin(ωc·k), reversed (oldest first).
+    taps_re: Vec<f32>,
+    taps_im: Vec<f32>,
+    /// Input history stored twice, so the last FILTER_TAPS samples are always
+    /// one contiguous slice `hist[pos + 1 .. pos + 1 + FILTER_TAPS]`.
+    hist: Vec<f32>,
+    pos: usize,
+    /// 2·e^{−jωc·n}: brings the channel centre to 0 Hz at full tone amplitude.
+    down: Vec<Complex32>,
+    /// e^{+j2π·dev·n/8000}: brings mark (−dev) to 0 Hz; its conjugate space.
+    tone: Vec<Complex32>,
+    n: u64,
+    /// Last bit-length of mark and space products and |z|², with their sums.
+    ring: Vec<(Complex64, Complex64, f64)>,
+    ring_pos: usize,
+    sum_mark: Complex64,
+    sum_space: Complex64,
+    sum_power: f64,
+    /// Carrier thresholds as mean |z|² (twice the sine power).
+    on_power: f64,
+    off_power: f64,
+    carrier: bool,
+    /// Averaged tone purity and its one-pole coefficient.
+    purity: f64,
+    purity_alpha: f64,
+    baud: f64,
+    /// Bit clock: a decision when it reaches BIT.
+    clock: f64,
+    last_d: f64,
+    locked: bool,
+    since_crossing: usize,
+    events: Vec<CarrierChange>,
+}
+
+impl FskDemodulator {
+    /// A demodulator for `channel` at `baud` bit/s that detects carrier at
+    /// `threshold_dbm0` of in-band power.
+    pub fn new(channel: Channel, baud: f64, threshold_dbm0: f64) -> Result<Self, String> {
+        Self::with_filter(channel, baud, threshold_dbm0, CUTOFF_ABOVE_DEV, FILTER_TAPS)
+    }
+
+    fn with_filter(
+        channel: Channel,
+        baud: f64,
+        threshold_dbm0: f64,
+        cutoff_share: f64,
+        ntaps: usize,
+    ) -> Result<Self, String> {
+        let baud = if baud.is_finite() {
+            baud.clamp(50.0, 1200.0)
+        } else {
+            300.0
+        };
+        let dev = (channel.space_hz - channel.mark_hz) / 2.0;
+        let centre = channel.centre_hz();
+        // The prototype passes the two tones and the first sidebands of the
+        // keying (±baud about each tone).
+        let proto = design(Response::Lowpass, dev + cutoff_share * baud, 0.0, ntaps)?;
+        let (taps_re, taps_im): (Vec<f32>, Vec<f32>) = proto
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(k, &h)| {
+                let a = TAU * centre * k as f64 / SAMPLE_RATE;
+                (h * a.cos() as f32, h * a.sin() as f32)
+            })
+            .unzip();
+        let down = rotation_table(-centre).iter().map(|c| c * 2.0).collect();
+        let window = (SAMPLE_RATE / baud).round().max(1.0) as usize;
+        let on_power = 2.0 * dbm0_to_rms_f32(threshold_dbm0).powi(2);
+        Ok(FskDemodulator {
+            taps_re,
+            taps_im,
+            hist: vec![0.0; 2 * ntaps],
+            pos: 0,
+            down,
+            tone: rotation_table(dev),
+            n: 0,
+            ring: vec![(Complex64::default(), Complex64::default(), 0.0); window],
+            ring_pos: 0,
+            sum_mark: Complex64::default(),
+            sum_space: Complex64::default(),
+            sum_power: 0.0,
+            on_power,
+            off_power: on_power * 10f64.powf(-CARRIER_HYSTERESIS_DB / 10.0),
+            carrier: false,
+            purity: 0.0,
+            purity_alpha: 1.0 / (PURITY_BITS * window as f64),
+            baud,
+            clock: 0.0,
+            last_d: 0.0,
+            locked: false,
+            since_crossing: 0,
+            events: Vec::new(),
+        })
+    }
+
+    /// Whether carrier is detected now.
+    pub fn carrier(&self) -> bool {
+        self.carrier
+    }
+
+    /// In-band power over the last bit, in dBm0.
+    pub fn level_dbm0(&self) -> f64 {
+        power_dbm0(self.sum_power / self.ring.len() as f64)
+    }
+
+    /// Carrier changes found by the last call of [`FskDemodulator::process`].
+    pub fn events(&self) -> &[CarrierChange] {
+        &self.events
+    }
+
+    /// Demodulates `input`, appending one bit per bit period while carrier is
+    /// on, and stops early once it has appended `max_bits`. Returns how many
+    /// samples it used. Non-finite samples count as silence.
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<u8>, max_bits: usize) -> usize {
+        self.events.clear();
+        let mut made = 0;
+        for (i, &x) in input.iter().enumerate() {
+            if made >= max_bits {
+                return i;
+            }
+            if let Some(bit) = self.step(x) {
+                out.push(bit);
+                made += 1;
+            }
+        }
+        input.len()
+    }
+
+    fn step(&mut self, x: f32) -> Option<u8> {
+        let x = if x.is_finite() {
+            x.clamp(-CLIP, CLIP)
+        } else {
+            0.0
+        };
+        let m = self.taps_re.len();
+        self.pos = if self.pos + 1 == m { 0 } else { self.pos + 1 };
+        self.hist[self.pos] = x;
+        self.hist[self.pos + m] = x;
+        let w = &self.hist[self.pos + 1..self.pos + 1 + m];
+        let band = Complex32::new(dot(w, &self.taps_re), dot(w, &self.taps_im));
+        let z = band * self.down[(self.n % self.down.len() as u64) as usize];
+        let r = self.tone[(self.n % self.tone.len() as u64) as usize];
+        let z64 = Complex64::new(f64::from(z.re), f64::from(z.im));
+        let r64 = Complex64::new(f64::from(r.re), f64::from(r.im));
+        let new = (z64 * r64, z64 * r64.conj(), z64.norm_sqr());
+        let old = std::mem::replace(&mut self.ring[self.ring_pos], new);
+        self.ring_pos = (self.ring_pos + 1) % self.ring.len();
+        self.sum_mark += new.0 - old.0;
+        self.sum_space += new.1 - old.1;
+        self.sum_power += new.2 - old.2;
+        let sample = self.n;
+        self.n += 1;
+
+        let len = self.ring.len() as f64;
+        let power = (self.sum_power / len).max(0.0);
+        let (em, es) = (self.sum_mark.norm_sqr(), self.sum_space.norm_sqr());
+        let purity = if self.sum_power > 0.0 {
+            (em.max(es) / (len * self.sum_power)).min(2.0)
+        } else {
+            0.0
+        };
+        self.purity += (purity - self.purity) * self.purity_alpha;
+        if !self.carrier && power >= self.on_power && self.purity >= PURITY_ON {
+            self.carrier = true;
+            self.clock = 0.0;
+            self.locked = false;
+            self.since_crossing = self.ring.len();
+            self.last_d = 0.0;
+            self.events.push(change(sample, true, power));
+        } else if self.carrier && (power < self.off_power || self.purity < PURITY_OFF) {
+            self.carrier = false;
+            self.events.push(change(sample, false, power));
+        }
+        if !self.carrier {
+            return None;
+        }
+
+        let d = if em + es > 0.0 {
+            (em - es) / (em + es)
+        } else {
+            0.0
+        };
+        self.clock += self.baud;
+        self.since_crossing += 1;
+        // A sign change of d means the window straddles a bit boundary equally:
+        // the decision instants are half a bit either side of it.
+        if (d > 0.0) != (self.last_d > 0.0)
+            && self.last_d != 0.0
+            && 2 * self.since_crossing >= self.ring.len()
+        {
+            let back = (d / (d - self.last_d)).clamp(0.0, 1.0);
+            let at_crossing = self.clock - back * self.baud;
+            let err = at_crossing.rem_euclid(BIT) - BIT / 2.0;
+            let gain = if self.locked { TIMING_GAIN } else { 1.0 };
+            self.clock -= gain * err;
+            self.locked = true;
+            self.since_crossing = 0;
+        }
+        self.last_d = d;
+        if self.clock >= BIT {
+            self.clock -= BIT;
+            return Some(u8::from(d > 0.0));
+        }
+        None
+    }
+}
+
+fn change(sample: u64, on: bool, power: f64) -> CarrierChange {
+    CarrierChange {
+        sample,
+        on,
+        level_dbm0: power_dbm0(power),
+    }
+}
+
+/// The sine power in dBm0 of a complex baseband signal with mean |z|² `power`.
+fn power_dbm0(power: f64) -> f64 {
+    rms_f32_to_dbm0((power.max(0.0) / 2.0).sqrt()).max(-150.0)
+}
+
+struct FskDemodulatorBlock(FskDemodulator);
+
+impl Block for FskDemodulatorBlock {
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
+        let space = io.outputs[0].space();
+        if space > 0 {
+            let input = io.inputs[0].items::<f32>();
+            let used = self.0.process(input, io.outputs[0].items::<u8>(), space);
+            io.inputs[0].consume(used);
+            for e in self.0.events() {
+                io.emit(
+                    "carrier",
+                    json!({
+                        "t": e.sample as f64 / SAMPLE_RATE,
+                        "on": e.on,
+                        "level_dbm0": e.level_dbm0,
+                    }),
+                );
+            }
+        }
+        Ok(if io.inputs[0].finished() {
+            Status::Done
+        } else {
+            Status::Ok
+        })
+    }
+}
+
+fn make(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
+    Ok(Box::new(FskDemodulatorBlock(FskDemodulator::new(
+        channel_arg(args)?,
+        baud_arg(args)?,
+        args.float("threshold")?,
+    )?)))
+}
+
+pub fn spec() -> BlockSpec {
+    BlockSpec::new(
+        "fsk_demodulator",
+        "Demodulators",
+        "V.21 FSK demodulator with carrier detect (V.8 CI/CM/CJ/JM)",
+        make,
+    )
+    .doc(
+        "Receives one V.21 channel (1: 980/1180 Hz, 2: 1650/1850 Hz; mark = 1). A \
+         161-tap complex band-pass (±200 Hz) around the channel centre takes the \
+         other channel's tones more than 50 dB down, so both directions of a V.8 \
+         exchange can share the line. Mark and space quadrature correlators over one \
+         bit decide each bit; bit timing follows the transitions, and bits are \
+         decided at their centres. Carrier goes on when the in-band power reaches \
+         `threshold` and the signal is FSK of this channel (the stronger tone \
+         correlator holds 90 % of the in-band energy, averaged over two bits), and \
+         off 3 dB below the threshold or below 70 %; it takes about 7 bits to come \
+         on. Without carrier nothing comes out. Non-finite samples count as silence.",
+    )
+    .param(channel_param())
+    .param(baud_param())
+    .param(
+        ParamSpec::float("threshold", "in-band power at which carrier is detected")
+            .default(-45.5)
+            .range(-70.0, 0.0)
+            .unit("dBm0"),
+    )
+    .input(PortSpec::new("in", ItemType::F32, "received line signal"))
+    .output(
+        PortSpec::new("out", ItemType::Bit, "received bits while carrier is on")
+            .rate(Rate::Ratio(3, 80)),
+    )
+    .event(EventSpec::new(
+        "carrier",
+        "carrier detect changed",
+        &[
+            ("t", "time of the change, seconds from the first sample"),
+            ("on", "true when carrier appeared, false when it went"),
+            ("level_dbm0", "in-band power over the last bit, dBm0"),
+        ],
+    ))
+}
+
+pub fn register(r: &mut Registry) {
+    r.register(spec());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::awgn::Awgn;
+    use crate::testutil::{chunked, items, make as build, run};
+    use crate::v8::fsk_tx::FskModulator;
+    use modemflow_flow::Value;
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    fn data_path(name: &str) -> String {
+        format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn wav(name: &str) -> Vec<f32> {
+        let mut r = hound::WavReader::open(data_path(name)).unwrap();
+        r.samples::<i16>()
+            .map(|s| f32::from(s.unwrap()) / 32768.0)
+            .collect()
+    }
+
+    fn sidecar(name: &str) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(data_path(name)).unwrap()).unwrap()
+    }
+
+    fn bits_of(s: &str) -> Vec<u8> {
+        s.bytes().map(|c| c - b'0').collect()
+    }
+
+    /// Demodulates `x` in chunks of 4096; the bits and carrier changes.
+    fn demodulate(channel: Channel, x: &[f32]) -> (Vec<u8>, Vec<CarrierChange>) {
+        let mut d = FskDemodulator::new(channel, 300.0, -45.5).unwrap();
+        let mut bits = Vec::new();
+        let mut events = Vec::new();
+        for c in x.chunks(4096) {
+            assert_eq!(d.process(c, &mut bits, usize::MAX), c.len());
+            events.extend_from_slice(d.events());
+        }
+        (bits, events)
+    }
+
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+
+    /// Fewest differences between `sent` and any same-length run of `got`.
+    fn fewest_errors(got: &[u8], sent: &[u8]) -> usize {
+        if got.len() < sent.len() {
+            return sent.len();
+        }
+        got.windows(sent.len())
+            .map(|w| w.iter().zip(sent).filter(|(a, b)| a != b).count())
+            .min()
+            .unwrap_or(sent.len())
+    }
+
+    /// Async 8N1 framing: start 0, eight data bits LSB first, stop 1.
+    fn uart(bits: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        while i + 10 <= bits.len() {
+            if bits[i] == 0 && bits[i + 9] == 1 {
+                bytes.push((0..8).fold(0u8, |b, k| b | bits[i + 1 + k] << k));
+                i += 10;
+            } else {
+                i += 1;
+            }
+        }
+        bytes
+    }
+
+    fn random_bits(n: usize, seed: u64) -> Vec<u8> {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        (0..n).map(|_| rng.random_range(0..2u8)).collect()
+    }
+
+    /// V.8 messages start with ten ones; sending some lets carrier detect
+    /// and the bit clock settle before the data.
+    fn with_preamble(data: &[u8]) -> Vec<u8> {
+        let mut v = vec![1u8; 10];
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn modulate(channel: Channel, bits: &[u8], level: f64) -> Vec<f32> {
+        let mut m = FskModulator::new(channel, 300.0, level);
+        let mut out = vec![0.0f32; bits.len() * 27 + 1];
+        let (_, n) = m.modulate(bits, &mut out);
+        out.truncate(n);
+        out
+    }
+
+    /// Silence, the signal, silence.
+    fn padded(x: &[f32]) -> Vec<f32> {
+        let mut v = vec![0.0f32; 400];
+        v.extend_from_slice(x);
+        v.extend(std::iter::repeat_n(0.0, 400));
+        v
+    }
+
+    #[test]
+    fn spandsp_sync_prbs9_on_both_channels() {
+        for (ch, name) in [
+            (Channel::ONE, "v21_ch1_sync"),
+            (Channel::TWO, "v21_ch2_sync"),
+        ] {
+            let v = sidecar(&format!("{name}.json"));
+            let sent = bits_of(v["bits"].as_str().unwrap());
+            let off = v["pattern_bits_offset"].as_u64().unwrap() as usize;
+            let len = v["pattern_bits_len"].as_u64().unwrap() as usize;
+            assert_eq!(len, 511);
+            let (got, events) = demodulate(ch, &wav(&format!("{name}.wav")));
+            assert!(find(&got, &sent[off..off + len]).is_some(), "{name}");
+            assert_eq!(fewest_errors(&got, &sent[15..sent.len() - 2]), 0, "{name}");
+            assert_eq!(events.len(), 2, "{name}: {events:?}");
+            let start = v["fsk_start_sample"].as_u64().unwrap();
+            let end = v["fsk_end_sample"].as_u64().unwrap();
+            assert!(
+                events[0].on && events[0].sample >= start && events[0].sample < start + 250,
+                "{name}: {events:?}"
+            );
+            assert!(!events[1].on && events[1].sample > end && events[1].sample < end + 250);
+        }
+    }
+
+    #[test]
+    fn spandsp_async_bytes_on_both_channels() {
+        for (ch, name) in [
+            (Channel::ONE, "v21_ch1_async"),
+            (Channel::TWO, "v21_ch2_async"),
+        ] {
+            let v = sidecar(&format!("{name}.json"));
+            let want: Vec<u8> = v["bytes_hex"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| u8::from_str_radix(h.as_str().unwrap(), 16).unwrap())
+                .collect();
+            assert_eq!(want.len(), 46);
+            let (got, _) = demodulate(ch, &wav(&format!("{name}.wav")));
+            assert_eq!(uart(&got), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_other_channel_brings_no_carrier() {
+        for (ch, name) in [
+            (Channel::TWO, "v21_ch1_sync"),
+            (Channel::TWO, "v21_ch1_async"),
+            (Channel::ONE, "v21_ch2_sync"),
+            (Channel::ONE, "v21_ch2_async"),
+        ] {
+            let (got, events) = demodulate(ch, &wav(&format!("{name}.wav")));
+            assert!(
+                got.is_empty() && events.is_empty(),
+                "{name} on the other channel: {} bits {events:?}",
+                got.len()
+            );
+        }
+    }
+
+    #[test]
+    fn the_other_channel_is_50_db_down() {
+        for (ch, other) in [(Channel::ONE, Channel::TWO), (Channel::TWO, Channel::ONE)] {
+            for hz in [other.mark_hz, other.space_hz] {
+                let x: Vec<f32> = (0..4000)
+                    .map(|n| {
+                        (dbm0_to_rms_f32(0.0)
+                            * 2f64.sqrt()
+                            * (TAU * hz * n as f64 / SAMPLE_RATE).sin())
+                            as f32
+                    })
+                    .collect();
+                let mut d = FskDemodulator::new(ch, 300.0, -45.5).unwrap();
+                d.process(&x, &mut Vec::new(), usize::MAX);
+                assert!(d.level_dbm0() < -50.0, "{hz} Hz: {}", d.level_dbm0());
+            }
+            let mut d = FskDemodulator::new(ch, 300.0, -45.5).unwrap();
+            d.process(
+                &modulate(ch, &[1, 0].repeat(100), 0.0),
+                &mut Vec::new(),
+                usize::MAX,
+            );
+            assert!(d.level_dbm0().abs() < 0.5, "{}", d.level_dbm0());
+        }
+    }
+
+    #[test]
+    fn round_trip_at_several_levels() {
+        let data = random_bits(1000, 7);
+        for ch in [Channel::ONE, Channel::TWO] {
+            for level in [-9.0, -20.0, -35.0, -43.0] {
+                let x = padded(&modulate(ch, &with_preamble(&data), level));
+                let (got, events) = demodulate(ch, &x);
+                assert_eq!(fewest_errors(&got, &data), 0, "{ch:?} at {level} dBm0");
+                assert_eq!(events.len(), 2);
+                let on_level = events[0].level_dbm0;
+                assert!(on_level >= -45.5 && on_level < level + 1.0, "{on_level}");
+            }
+        }
+    }
+
+    #[test]
+    fn below_the_threshold_nothing_comes_out() {
+        let x = padded(&modulate(Channel::ONE, &random_bits(300, 3), -50.0));
+        let (got, events) = demodulate(Channel::ONE, &x);
+        assert!(got.is_empty() && events.is_empty());
+    }
+
+    /// `wanted` at `wanted_dbm0` under the other channel 20 dB louder, both
+    /// with independent random bits, plus white noise 12 dB below `wanted`;
+    /// both transmitters are off by `offset_hz`. The bit errors of `wanted`.
+    fn errors_beside_the_other_channel(wanted: Channel, other: Channel, offset_hz: f64) -> usize {
+        let wanted_dbm0 = -30.0;
+        let data = random_bits(2400, 11);
+        let mut m = FskModulator::new(wanted.shifted(offset_hz), 300.0, wanted_dbm0);
+        let mut x = vec![0.0f32; (data.len() + 10) * 27];
+        let (_, n) = m.modulate(&with_preamble(&data), &mut x);
+        let mut x = padded(&x[..n]);
+        let mut i = FskModulator::new(other.shifted(offset_hz), 300.0, wanted_dbm0 + 20.0);
+        let mut y = vec![0.0f32; x.len()];
+        let (_, n) = i.modulate(&random_bits(x.len() / 26 + 1, 12), &mut y);
+        assert_eq!(n, x.len());
+        for (a, b) in x.iter_mut().zip(&y) {
+            *a += b;
+        }
+        let mut noisy = vec![0.0f32; x.len()];
+        Awgn::new(wanted_dbm0 - 12.0, 13).process(&x, &mut noisy);
+        let (got, _) = demodulate(wanted, &noisy);
+        fewest_errors(&got, &data)
+    }
+
+    #[test]
+    fn channel_1_under_a_20_db_louder_channel_2_and_noise() {
+        assert_eq!(
+            errors_beside_the_other_channel(Channel::ONE, Channel::TWO, 0.0),
+            0
+        );
+    }
+
+    #[test]
+    fn channel_2_under_a_20_db_louder_channel_1_and_noise() {
+        assert_eq!(
+            errors_beside_the_other_channel(Channel::TWO, Channel::ONE, 0.0),
+            0
+        );
+    }
+
+    #[test]
+    fn carrier_offset_of_10_hz() {
+        for offset in [-10.0, 10.0] {
+            for (w, o) in [(Channel::ONE, Channel::TWO), (Channel::TWO, Channel::ONE)] {
+                assert_eq!(
+                    errors_beside_the_other_channel(w, o, offset),
+                    0,
+                    "{offset} Hz"
+                );
+            }
+            let data = random_bits(1000, 5);
+            let mut m = FskModulator::new(Channel::ONE.shifted(offset), 300.0, -20.0);
+            let mut x = vec![0.0f32; 1010 * 27];
+            let (_, n) = m.modulate(&with_preamble(&data), &mut x);
+            let (got, _) = demodulate(Channel::ONE, &padded(&x[..n]));
+            assert_eq!(fewest_errors(&got, &data), 0, "{offset} Hz");
+        }
+    }
+
+    #[test]
+    fn block_output_is_the_same_for_any_chunking() {
+        let mut x = wav("v21_ch1_async.wav");
+        x.extend(wav("v21_ch1_sync.wav"));
+        let mut results = Vec::new();
+        for (size, cap) in [(1usize, 1usize), (4096, 4096), (333, 7)] {
+            let mut b = build(&spec(), &[("channel", Value::Int(1))]).unwrap();
+            let r = run(
+                &mut *b,
+                Some(ItemType::F32),
+                &chunked(&x, &[size]),
+                &[ItemType::Bit],
+                cap,
+                0,
+            )
+            .unwrap();
+            results.push((items::<u8>(&r.outputs[0]), r.events));
+        }
+        assert!(results[0].0.len() > 1000);
+        assert_eq!(results[0].1.len(), 4);
+        assert_eq!(results[0].1[0].0, "carrier");
+        assert_eq!(results[0], results[1]);
+        assert_eq!(results[0], results[2]);
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        let x: Vec<f32> = (0..5000)
+            .map(|i| match i % 7 {
+                0 => f32::NAN,
+                1 => f32::INFINITY,
+                2 => -f32::MAX,
+                3 => f32::MAX,
+                _ => (i as f32).sin(),
+            })
+            .collect();
+        let mut d = FskDemodulator::new(Channel::TWO, 300.0, -45.5).unwrap();
+        let mut out = Vec::new();
+        d.process(&x, &mut out, usize::MAX);
+        assert!(d.level_dbm0().is_finite());
+        // After the garbage, a clean signal decodes again.
+        let data = random_bits(200, 9);
+        d.process(&vec![0.0; 400], &mut out, usize::MAX);
+        out.clear();
+        d.process(
+            &padded(&modulate(Channel::TWO, &with_preamble(&data), -14.0)),
+            &mut out,
+            usize::MAX,
+        );
+        assert_eq!(fewest_errors(&out, &data), 0);
+    }
+}
