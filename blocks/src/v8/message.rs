@@ -64,10 +64,19 @@ pub struct Received {
     pub start_bit: u64,
 }
 
-/// The 20 bits a receiver synchronises on: ten ones and a framed sync octet,
-/// first bit in the most significant place.
+/// Ones of the preamble the deframer insists on before a sync octet. V.8 sends
+/// ten, but a receiver's carrier detect takes several bit times and a bit of
+/// the preamble can be lost to noise; the start/stop framing of every octet
+/// that follows still guards against false syncs.
+const SYNC_ONES: usize = 4;
+/// The bits matched: `SYNC_ONES` ones and the ten bits of a framed sync octet.
+const SYNC_BITS: usize = SYNC_ONES + 10;
+const SYNC_MASK: u32 = (1 << SYNC_BITS) - 1;
+
+/// The pattern a receiver synchronises on, first bit in the most significant
+/// place.
 fn sync_word(sync: u8) -> u32 {
-    frame(sync, &[])
+    frame(sync, &[])[PREAMBLE_ONES - SYNC_ONES..]
         .iter()
         .fold(0u32, |w, &b| (w << 1) | u32::from(b))
 }
@@ -128,7 +137,7 @@ impl Deframer {
         let bit = bit & 1;
         let index = self.bit_index;
         self.bit_index += 1;
-        self.shift = ((self.shift << 1) | u32::from(bit)) & 0xF_FFFF;
+        self.shift = ((self.shift << 1) | u32::from(bit)) & SYNC_MASK;
         match self.state {
             State::Hunting | State::Between => {
                 if let Some(seq) = self.synced() {
@@ -136,7 +145,7 @@ impl Deframer {
                     self.current = Some(Received {
                         sequence: seq,
                         octets: Vec::new(),
-                        start_bit: index + 1 - 20,
+                        start_bit: (index + 1).saturating_sub(20),
                     });
                     self.zeros = 0;
                     self.state = State::Between;
