@@ -5,8 +5,12 @@
 //! of the other V.21 channel, 570 Hz and more away, are attenuated by more than
 //! 50 dB) and is turned into complex baseband, where mark sits at −100 Hz and
 //! space at +100 Hz. Two quadrature correlators, each summing over the last bit length,
-//! give the mark and space energies; their normalised difference is the soft
-//! decision. Its zero crossings mark bit boundaries, which steer a bit clock so
+//! give the mark and space energies used by carrier detect. The soft decision
+//! is the sign of the frequency seen by a discriminator: the sum over the last
+//! bit of z[n]·z*[n − LAG], whose angle is −ωLAG for mark and +ωLAG for space.
+//! Unlike the correlators (which compare samples up to a whole bit apart), it
+//! is hardly disturbed by a phase jump inside a tone, as spandsp's V.8
+//! transmitter makes where it restarts a sequence. Its zero crossings mark bit boundaries, which steer a bit clock so
 //! that each bit is decided when the correlation window covers exactly that bit.
 //! Carrier detect needs both the in-band power over the same window and the
 //! tone purity: the keying splatter of the other channel reaches into the band
@@ -48,9 +52,20 @@ const PURITY_OFF: f64 = 0.7;
 const PURITY_BITS: f64 = 2.0;
 /// The carrier goes off this far below the `threshold` (hysteresis), in dB.
 const CARRIER_HYSTERESIS_DB: f64 = 3.0;
+/// Carrier also drops when the in-band power over the last bit falls this far
+/// below its average while carrier was on (−9 dB): at the end of a burst, so
+/// that no bit is decided over the filter's ringing. Transitions and phase
+/// jumps dip it by less than 5 dB.
+const FALL: f64 = 0.125;
+/// Bits over which that average is taken (one-pole).
+const LEVEL_BITS: f64 = 4.0;
 /// Fraction of a measured timing error corrected at each later bit boundary;
 /// the first boundary after carrier-on is taken whole.
 const TIMING_GAIN: f64 = 0.25;
+/// Lag of the discriminator, in samples: short, so that only the few lag
+/// products straddling a phase jump see it (and those fall where the band-pass
+/// output dips through the jump), yet ±18° per lag at ±100 Hz.
+const LAG: usize = 4;
 /// Samples larger than this are clipped: far beyond full scale (±1.0), and it
 /// keeps the energies finite whatever comes in.
 const CLIP: f32 = 1.0e3;
@@ -104,10 +119,23 @@ pub struct FskDemodulator {
     sum_mark: Complex64,
     sum_space: Complex64,
     sum_power: f64,
+    /// The last LAG + 1 baseband samples (oldest at `lag_pos`).
+    lagged: Vec<Complex64>,
+    lag_pos: usize,
+    /// Last bit-length of the lag products z[n]·z*[n − LAG], and their sum.
+    ring_disc: Vec<Complex64>,
+    sum_disc: Complex64,
     /// Carrier thresholds as mean |z|² (twice the sine power).
     on_power: f64,
     off_power: f64,
     carrier: bool,
+    /// Whether carrier may come on: cleared when it drops on a fall of the
+    /// power, set again once the power is below `off_power`, so the ringing of
+    /// the filter after a burst cannot bring it back.
+    armed: bool,
+    /// In-band power averaged while carrier is on (one-pole, LEVEL_BITS).
+    level: f64,
+    level_alpha: f64,
     /// Averaged tone purity and its one-pole coefficient.
     purity: f64,
     purity_alpha: f64,
@@ -169,9 +197,16 @@ impl FskDemodulator {
             sum_mark: Complex64::default(),
             sum_space: Complex64::default(),
             sum_power: 0.0,
+            lagged: vec![Complex64::default(); LAG],
+            lag_pos: 0,
+            ring_disc: vec![Complex64::default(); window],
+            sum_disc: Complex64::default(),
             on_power,
             off_power: on_power * 10f64.powf(-CARRIER_HYSTERESIS_DB / 10.0),
             carrier: false,
+            armed: true,
+            level: 0.0,
+            level_alpha: 1.0 / (LEVEL_BITS * window as f64),
             purity: 0.0,
             purity_alpha: 1.0 / (PURITY_BITS * window as f64),
             baud,
@@ -234,6 +269,11 @@ impl FskDemodulator {
         let r64 = Complex64::new(f64::from(r.re), f64::from(r.im));
         let new = (z64 * r64, z64 * r64.conj(), z64.norm_sqr());
         let old = std::mem::replace(&mut self.ring[self.ring_pos], new);
+        let past = std::mem::replace(&mut self.lagged[self.lag_pos], z64);
+        self.lag_pos = (self.lag_pos + 1) % self.lagged.len();
+        let disc = z64 * past.conj();
+        let old_disc = std::mem::replace(&mut self.ring_disc[self.ring_pos], disc);
+        self.sum_disc += disc - old_disc;
         self.ring_pos = (self.ring_pos + 1) % self.ring.len();
         self.sum_mark += new.0 - old.0;
         self.sum_space += new.1 - old.1;
@@ -250,23 +290,32 @@ impl FskDemodulator {
             0.0
         };
         self.purity += (purity - self.purity) * self.purity_alpha;
-        if !self.carrier && power >= self.on_power && self.purity >= PURITY_ON {
+        if power < self.off_power {
+            self.armed = true;
+        }
+        if !self.carrier && self.armed && power >= self.on_power && self.purity >= PURITY_ON {
             self.carrier = true;
+            self.level = power;
             self.clock = 0.0;
             self.locked = false;
             self.since_crossing = self.ring.len();
             self.last_d = 0.0;
             self.events.push(change(sample, true, power));
-        } else if self.carrier && (power < self.off_power || self.purity < PURITY_OFF) {
+        } else if self.carrier
+            && (power < self.off_power || power < self.level * FALL || self.purity < PURITY_OFF)
+        {
             self.carrier = false;
+            self.armed = power < self.off_power || power >= self.level * FALL;
             self.events.push(change(sample, false, power));
         }
         if !self.carrier {
             return None;
         }
+        self.level += (power - self.level) * self.level_alpha;
 
-        let d = if em + es > 0.0 {
-            (em - es) / (em + es)
+        let dn = self.sum_disc.norm();
+        let d = if dn > 0.0 {
+            -self.sum_disc.im / dn
         } else {
             0.0
         };
@@ -355,12 +404,13 @@ pub fn spec() -> BlockSpec {
         "Receives one V.21 channel (1: 980/1180 Hz, 2: 1650/1850 Hz; mark = 1). A \
          161-tap complex band-pass (±200 Hz) around the channel centre takes the \
          other channel's tones more than 50 dB down, so both directions of a V.8 \
-         exchange can share the line. Mark and space quadrature correlators over one \
-         bit decide each bit; bit timing follows the transitions, and bits are \
+         exchange can share the line. A discriminator over one bit (the angle of \
+         z[n]·z*[n−4] summed over the bit) decides each bit; bit timing follows the transitions, and bits are \
          decided at their centres. Carrier goes on when the in-band power reaches \
          `threshold` and the signal is FSK of this channel (the stronger tone \
          correlator holds 90 % of the in-band energy, averaged over two bits), and \
-         off 3 dB below the threshold or below 70 %; it takes about 7 bits to come \
+         off 3 dB below the threshold, below 70 %, or when the power falls 9 dB \
+         below its level during the burst; it takes about 7 bits to come \
          on. Without carrier nothing comes out. Non-finite samples count as silence.",
     )
     .param(channel_param())
@@ -513,6 +563,89 @@ mod tests {
                 "{name}: {events:?}"
             );
             assert!(!events[1].on && events[1].sample > end && events[1].sample < end + 250);
+        }
+    }
+
+    /// Checks that `got` is the bits of the bursts of `sent` (split at
+    /// `burst_lens`) one after the other, each missing at most its first 8
+    /// (preamble) bits while carrier detect comes on, with nothing else.
+    fn assert_bursts(got: &[u8], sent: &[u8], burst_lens: &[usize], name: &str) {
+        let mut pos = 0;
+        let mut start = 0;
+        for &len in burst_lens {
+            let burst = &sent[start..start + len];
+            start += len;
+            let k = (0..=8).find(|&k| got[pos..].starts_with(&burst[k..]));
+            let Some(k) = k else {
+                panic!(
+                    "{name}: burst at sent bit {} not found at got bit {pos}",
+                    start - len
+                );
+            };
+            pos += len - k;
+        }
+        assert_eq!(start, sent.len(), "{name}");
+        assert_eq!(pos, got.len(), "{name}: extra bits at the end");
+    }
+
+    /// spandsp's V.8 exchanges: CM, CJ (and CI bursts) on channel 1 from the
+    /// caller, JM on channel 2 from the answerer. Among them is a phase jump
+    /// of about 157° in a run of marks (v8_call.wav, sample ≈ 32797, inside
+    /// transmitted bit 463) where spandsp restarts a sequence.
+    #[test]
+    fn spandsp_v8_exchanges_bit_exact() {
+        let v8 = sidecar("v8.json");
+        let ci = sidecar("v8_ci.json");
+        for (v, file, ch, side, key) in [
+            (
+                &v8,
+                "v8_call.wav",
+                Channel::ONE,
+                "caller",
+                "tx_bits_v21_ch1",
+            ),
+            (
+                &v8,
+                "v8_answer.wav",
+                Channel::TWO,
+                "answerer",
+                "tx_bits_v21_ch2",
+            ),
+            (
+                &ci,
+                "v8_ci_call.wav",
+                Channel::ONE,
+                "caller",
+                "tx_bits_v21_ch1",
+            ),
+            (
+                &ci,
+                "v8_ci_answer.wav",
+                Channel::TWO,
+                "answerer",
+                "tx_bits_v21_ch2",
+            ),
+        ] {
+            let s = &v["sides"][side];
+            let sent = bits_of(s[key]["bits"].as_str().unwrap());
+            // Each V.21 segment is a burst; all but the last end on a whole bit.
+            let first = s[key]["first_bit_sample"].as_f64().unwrap();
+            let mut lens = Vec::new();
+            let segments: Vec<_> = s["tx_segments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|g| g["what"].as_str().unwrap().starts_with("V21"))
+                .collect();
+            for g in &segments[..segments.len() - 1] {
+                let end = g["end_sample"].as_f64().unwrap();
+                let before: usize = lens.iter().sum();
+                lens.push(((end - first) * 300.0 / SAMPLE_RATE).round() as usize - before);
+            }
+            lens.push(sent.len() - lens.iter().sum::<usize>());
+            let (got, events) = demodulate(ch, &wav(file));
+            assert_eq!(events.len(), 2 * segments.len(), "{file}: {events:?}");
+            assert_bursts(&got, &sent, &lens, file);
         }
     }
 
