@@ -2,6 +2,7 @@
 //! (channel 1: CI, CM, CJ) and answer (channel 2: JM) signals, and the V.8
 //! message framer, deframer and parser.
 
+pub mod answer_tone;
 pub mod deframer;
 pub mod framer;
 pub mod fsk;
@@ -14,6 +15,7 @@ use modemflow_flow::Registry;
 pub fn register(r: &mut Registry) {
     fsk_tx::register(r);
     fsk_rx::register(r);
+    r.register(answer_tone::spec());
     r.register(framer::spec());
     r.register(deframer::spec());
 }
