@@ -83,7 +83,7 @@ impl Block for DeframerBlock {
 
 pub fn spec() -> BlockSpec {
     let fields: &[(&str, &str)] = &[
-        ("t", "start of the sequence in seconds of bit stream"),
+        ("t", "start of the sequence (its first preamble bit; CJ: its first start bit): bit index / baud, in seconds; with `idle: mark` on the fsk_demodulator upstream, seconds since the start of the audio"),
         ("octets", "information octets after the sync, upper-case hex"),
         ("accepted", "identical to the previous reception, as V.8 requires"),
         ("call_function", "CI/CM/JM: V.8 Table 2"),
@@ -102,7 +102,11 @@ pub fn spec() -> BlockSpec {
         "Finds V.8 sequences (ten ones, a sync octet, start/stop framed octets; V.8 §5) in a received bit \
          stream, parses their category octets (V.8 Tables 2–7) and emits one event per sequence. A CM or JM \
          identical to the one before it is marked accepted. CJ (three zero octets after a CM, V.8 §7.4) is \
-         reported as `cj`. Channel 1 (V.21 low) carries CI, CM and CJ; channel 2 (V.21 high) carries JM.",
+         reported as `cj`. Channel 1 (V.21 low) carries CI, CM and CJ; channel 2 (V.21 high) carries JM. \
+         Event times `t` are bit positions divided by `baud`: fed by an `fsk_demodulator` with `idle: mark` \
+         (one bit per bit period, bit k for the period starting k/baud seconds into the audio), `t` is the \
+         audio time of the sequence's first preamble bit, within a bit period or so; with `idle: none` the bit \
+         stream has gaps while carrier is off and `t` only counts the bits received.",
     )
     .param(ParamSpec::int("channel", "V.21 channel the bits came from").default(1).allowed(&[1, 2]))
     .param(ParamSpec::float("baud", "Bit rate, for event times").default(300.0).range(1.0, 100_000.0).unit("bit/s"))

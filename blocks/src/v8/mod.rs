@@ -3,6 +3,7 @@
 //! message framer, deframer and parser.
 
 pub mod answer_tone;
+pub mod answer_tone_detector;
 pub mod deframer;
 pub mod framer;
 pub mod fsk;
@@ -16,6 +17,7 @@ pub fn register(r: &mut Registry) {
     fsk_tx::register(r);
     fsk_rx::register(r);
     r.register(answer_tone::spec());
+    r.register(answer_tone_detector::spec());
     r.register(framer::spec());
     r.register(deframer::spec());
 }
