@@ -302,3 +302,61 @@ fn memory_does_not_grow_with_the_length_of_the_run() {
         );
     }
 }
+
+#[test]
+fn v8_decode_prints_answer_tone_and_messages_with_their_times() {
+    let run = |input: &str| -> Vec<serde_json::Value> {
+        let out = bin()
+            .args([
+                "run",
+                "graphs/v8_decode.yaml",
+                "--quiet",
+                "--set",
+                &format!("input={input}"),
+            ])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // spandsp's answerer: ANSam/ from 0.2 s with 7 reversals, then JM from 3.43 s.
+    let ev = run("../blocks/tests/data/v8_answer.wav");
+    let ansam = ev.iter().find(|e| e["event"] == "ansam").expect("ansam");
+    assert!((ansam["t"].as_f64().unwrap() - 0.2).abs() < 0.02);
+    let end = ev
+        .iter()
+        .find(|e| e["event"] == "tone_end")
+        .expect("tone_end");
+    assert_eq!(end["kind"], "ansam_pr");
+    assert_eq!(end["reversals"].as_array().unwrap().len(), 7);
+    let jm = ev
+        .iter()
+        .find(|e| e["event"] == "jm" && e["accepted"] == true)
+        .expect("accepted jm");
+    assert_eq!(jm["octets"], "C1 65 13 10 2A 8D 47");
+    assert_eq!(jm["pcm_modem_availability"][0], "v90_v92_digital");
+    assert!((jm["t"].as_f64().unwrap() - 3.73).abs() < 0.01, "{jm}");
+    // spandsp's caller: CM from 2.755 s, accepted from the second copy, then CJ.
+    let ev = run("../blocks/tests/data/v8_call.wav");
+    let cms: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "cm").collect();
+    assert!(cms.len() >= 5);
+    assert!(cms.iter().all(|e| e["octets"] == "C1 65 13 90 2A 27"));
+    assert!(
+        (cms[0]["t"].as_f64().unwrap() - 2.755).abs() < 0.01,
+        "{}",
+        cms[0]
+    );
+    assert!(ev.iter().any(|e| e["event"] == "cj"));
+    assert!(!ev
+        .iter()
+        .any(|e| e["event"] == "ansam" || e["event"] == "jm"));
+}

@@ -105,6 +105,8 @@ pub struct Deframer {
     bit_index: u64,
     zeros: usize,
     zero_start: u64,
+    /// The kind of the last sequence reported.
+    last: Option<Sequence>,
 }
 
 impl Default for Deframer {
@@ -128,6 +130,7 @@ impl Deframer {
             bit_index: 0,
             zeros: 0,
             zero_start: 0,
+            last: None,
         }
     }
 
@@ -199,6 +202,7 @@ impl Deframer {
                     octets: vec![0; 3],
                     start_bit: self.zero_start,
                 });
+                self.last = Some(Sequence::Cj);
                 self.state = State::Hunting;
             }
             return;
@@ -211,8 +215,21 @@ impl Deframer {
     }
 
     fn finish(&mut self, out: &mut Vec<Received>) {
-        if let Some(cur) = self.current.take() {
+        if let Some(mut cur) = self.current.take() {
+            // A modem that idles in ones between its last CM and CJ makes the
+            // first zero octet of CJ look like a CI sync; a CI carries a call
+            // function, never zeros, so after a CM/JM this is CJ (V.8 §7.4).
+            if cur.sequence == Sequence::Ci
+                && cur.octets.len() >= 2
+                && cur.octets.iter().all(|&o| o == 0)
+                && self.last == Some(Sequence::CmJm)
+            {
+                cur.sequence = Sequence::Cj;
+                cur.start_bit += (PREAMBLE_ONES as u64).min(cur.start_bit);
+                cur.octets = vec![0; 3];
+            }
             if !cur.octets.is_empty() || cur.sequence != Sequence::CmJm {
+                self.last = Some(cur.sequence);
                 out.push(cur);
             }
         }
@@ -427,6 +444,21 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].octets, [0xC1, 0x65, 0x13]);
         assert_eq!(got[1].sequence, Sequence::Cj);
+    }
+
+    #[test]
+    fn cj_after_idle_ones_is_not_taken_for_ci() {
+        let cm = [0xC1, 0x65, 0x13, 0x94, 0x0D, 0x27];
+        let mut stream = frame(SYNC_CM_JM, &cm);
+        stream.extend(frame(SYNC_CM_JM, &cm));
+        stream.extend([1, 1, 1, 1, 1, 1]);
+        stream.extend(frame_cj());
+        stream.extend([1; 12]);
+        let kinds: Vec<Sequence> = deframe(&stream).iter().map(|r| r.sequence).collect();
+        assert_eq!(kinds, [Sequence::CmJm, Sequence::CmJm, Sequence::Cj]);
+        // A real CI is still a CI.
+        let ci = deframe(&frame(SYNC_CI, &[0xC1]));
+        assert_eq!(ci[0].sequence, Sequence::Ci);
     }
 
     #[test]
