@@ -81,3 +81,108 @@ fn our_framer_and_modulator_are_read_back() {
     assert!(accepted >= 2, "{m:?}");
     assert!(m.iter().all(|(k, o, _)| k == "cj" || o == cm), "{m:?}");
 }
+
+/// (file, caller's channel, CM octets, JM octets); see tests/data/recordings/README.md.
+const RECORDINGS: [(&str, u16, &str, &str); 4] = [
+    (
+        "v34-conexant-rh56sp-33600-33600.wav",
+        1,
+        "C1 65 13 94 0D 27",
+        "C1 65 13 94 0D 27",
+    ),
+    (
+        "v34-3com-sportsterflash-28800-28800.wav",
+        1,
+        "C1 65 13 90 27 0D",
+        "C1 65 13 90 0D 27",
+    ),
+    (
+        "v90-USR-Sportster-bong-bong.wav",
+        2,
+        "C1 65 13 90 27 0D",
+        "C1 65 13 90 47 8D",
+    ),
+    (
+        "v90-Conexant-HCF-smooth-crescendo.wav",
+        2,
+        "C1 65 13 94 0D 27",
+        "C1 65 13 94 47 8D",
+    ),
+];
+
+/// Events of graphs/v8_decode.yaml on one channel of `input`.
+fn v8_decode(input: &Path, channel: u16) -> Vec<Event> {
+    let g = modemflow_flow::load_file(
+        &root().join("graphs/v8_decode.yaml"),
+        &test_registry(),
+        &[
+            ("input".into(), input.display().to_string()),
+            ("channel".into(), channel.to_string()),
+        ],
+    )
+    .unwrap();
+    run_to_end(&g, &RunOptions::default()).unwrap()
+}
+
+fn accepted(ev: &[Event], kind: &str) -> Vec<String> {
+    ev.iter()
+        .filter(|e| e.kind == kind && e.fields["accepted"] == true)
+        .map(|e| e.fields["octets"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn real_recordings_each_channel_alone_and_summed() {
+    let dir = root().join("tests/data/recordings");
+    let tmp = std::env::temp_dir().join(format!("mf-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (file, caller, cm, jm) in RECORDINGS {
+        let path = dir.join(file);
+        let answerer = 3 - caller;
+        // The caller's channel: CM, accepted, and nothing else.
+        let ev = v8_decode(&path, caller);
+        let cms = accepted(&ev, "cm");
+        assert!(
+            !cms.is_empty() && cms.iter().all(|o| o == cm),
+            "{file}: {cms:?}"
+        );
+        // The answerer's channel: ANSam/ with reversals, then JM.
+        let ev = v8_decode(&path, answerer);
+        let jms = accepted(&ev, "jm");
+        assert!(
+            !jms.is_empty() && jms.iter().all(|o| o == jm),
+            "{file}: {jms:?}"
+        );
+        let end = ev
+            .iter()
+            .find(|e| e.kind == "tone_end")
+            .expect("answer tone");
+        assert_eq!(end.fields["kind"], "ansam_pr", "{file}");
+        // Both directions on one line.
+        let mut r = hound::WavReader::open(&path).unwrap();
+        let spec = hound::WavSpec {
+            channels: 1,
+            ..r.spec()
+        };
+        let samples: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+        let mixed = tmp.join(file);
+        let mut w = hound::WavWriter::create(&mixed, spec).unwrap();
+        for pair in samples.chunks(2) {
+            let sum = i32::from(pair[0]) + i32::from(pair[1]);
+            w.write_sample(sum.clamp(-32768, 32767) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let ev = v8_decode(&mixed, 1);
+        let cms = accepted(&ev, "cm");
+        let jms = accepted(&ev, "jm");
+        assert!(
+            !cms.is_empty() && cms.iter().all(|o| o == cm),
+            "{file} summed: {cms:?}"
+        );
+        assert!(
+            !jms.is_empty() && jms.iter().all(|o| o == jm),
+            "{file} summed: {jms:?}"
+        );
+        assert!(ev.iter().any(|e| e.kind == "ansam"), "{file} summed");
+    }
+}
