@@ -21,7 +21,14 @@ fn v8_detector_60_s_of_a_real_call(b: divan::Bencher) {
         rec.display(),
         SECONDS * 8000
     );
-    let g = load_str(&yaml, "bench.yaml", &root().join("graphs"), &test_registry(), &[]).expect("graph");
+    let g = load_str(
+        &yaml,
+        "bench.yaml",
+        &root().join("graphs"),
+        &test_registry(),
+        &[],
+    )
+    .expect("graph");
     b.counter(divan::counter::ItemsCount::new(SECONDS * 8000))
         .bench_local(|| run_to_end(&g, &RunOptions::default()).expect("run"));
 }
