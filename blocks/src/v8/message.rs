@@ -228,7 +228,9 @@ impl Deframer {
                 cur.start_bit += (PREAMBLE_ONES as u64).min(cur.start_bit);
                 cur.octets = vec![0; 3];
             }
-            if !cur.octets.is_empty() || cur.sequence != Sequence::CmJm {
+            // A sync with no octet after it says nothing (and noise makes
+            // such matches now and then).
+            if !cur.octets.is_empty() {
                 self.last = Some(cur.sequence);
                 out.push(cur);
             }
@@ -456,9 +458,10 @@ mod tests {
         stream.extend([1; 12]);
         let kinds: Vec<Sequence> = deframe(&stream).iter().map(|r| r.sequence).collect();
         assert_eq!(kinds, [Sequence::CmJm, Sequence::CmJm, Sequence::Cj]);
-        // A real CI is still a CI.
+        // A real CI is still a CI; a bare sync is nothing.
         let ci = deframe(&frame(SYNC_CI, &[0xC1]));
         assert_eq!(ci[0].sequence, Sequence::Ci);
+        assert!(deframe(&frame(SYNC_CI, &[])).is_empty());
     }
 
     #[test]
