@@ -108,6 +108,17 @@ impl Input {
     }
 }
 
+/// Whether a block with these inputs, having just made no progress, can never
+/// make any again: every input has ended, or one has ended for good and the
+/// others hold data the block cannot use without it (how a feedback loop
+/// closes at the end of a stream). Schedulers and adapters finish it then.
+pub fn inputs_exhausted(inputs: &[Input]) -> bool {
+    !inputs.is_empty()
+        && (inputs.iter().all(Input::is_eos)
+            || (inputs.iter().any(Input::finished)
+                && inputs.iter().all(|x| x.finished() || x.available() > 0)))
+}
+
 /// One output port as seen by a block during a work call.
 #[derive(Debug)]
 pub struct Output {

@@ -4,7 +4,7 @@
 //! buffers, not by copying. Feedback through a block with a delay works
 //! because passes repeat until nothing can move.
 
-use crate::block::{Event, Status};
+use crate::block::{inputs_exhausted, Event, Status};
 use crate::item::Buf;
 use crate::runtime::{Link, RunError, Shared, Slot};
 use crossbeam_channel::Sender;
@@ -100,8 +100,8 @@ pub(crate) fn run(
             for inp in &mut slots[i].inputs {
                 inp.compact();
             }
-            let all_eos = slots[i].inputs.iter().all(|x| x.is_eos());
-            if status == Status::Done || (!is_source && all_eos && !consumed && !produced) {
+            let stuck = !consumed && !produced;
+            if status == Status::Done || (stuck && inputs_exhausted(&slots[i].inputs)) {
                 finish(i, &mut slots, &mut st);
                 progress = true;
             } else if consumed || produced {
@@ -116,18 +116,6 @@ pub(crate) fn run(
         } else if !relaxed {
             relaxed = true;
         } else {
-            // A block that cannot move while one of its inputs has ended for
-            // good never will again: end it, so loops close at end of stream.
-            let ended: Vec<usize> = (0..slots.len())
-                .filter(|&i| !st[i].done && slots[i].inputs.iter().any(|x| x.finished()))
-                .collect();
-            if !ended.is_empty() {
-                for i in ended {
-                    finish(i, &mut slots, &mut st);
-                }
-                relaxed = false;
-                continue;
-            }
             let waiting: Vec<&str> = (0..slots.len())
                 .filter(|&i| !st[i].done)
                 .map(|i| slots[i].id.as_str())

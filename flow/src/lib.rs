@@ -6,7 +6,7 @@ pub mod item;
 pub mod registry;
 pub mod value;
 
-pub use block::{Block, Event, EventList, Input, Output, Status, WorkIo};
+pub use block::{inputs_exhausted, Block, Event, EventList, Input, Output, Status, WorkIo};
 pub use item::{Buf, Item, ItemType};
 pub use registry::{
     BlockArgs, BlockSpec, EventSpec, Factory, ParamKind, ParamSpec, PortSpec, PortType, Rate,

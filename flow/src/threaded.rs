@@ -1,7 +1,7 @@
 //! The threaded scheduler: one thread per block, bounded channels between
 //! them, for live runs with probes and parameter changes.
 
-use crate::block::{Event, Status};
+use crate::block::{inputs_exhausted, Event, Status};
 use crate::item::Buf;
 use crate::runtime::{Link, RunError, Shared, Slot};
 use crossbeam_channel::{bounded, Receiver, Select, SendTimeoutError, Sender, TrySendError};
@@ -197,17 +197,7 @@ fn block_thread(
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
-        if slot.inputs.iter().all(|x| x.is_eos()) {
-            break;
-        }
-        // One input has ended for good and the others hold data the block
-        // cannot use without it: it never will (this closes feedback loops).
-        if slot.inputs.iter().any(|x| x.finished())
-            && slot
-                .inputs
-                .iter()
-                .all(|x| x.finished() || x.available() > 0)
-        {
+        if inputs_exhausted(&slot.inputs) {
             break;
         }
         // Nothing could move: wait for any input that can still bring data.

@@ -286,18 +286,9 @@ impl Kernel for Adapter {
         for inp in &mut self.inputs {
             inp.compact();
         }
-        let all_eos = self.inputs.iter().all(Input::is_eos);
         let is_source = self.inputs.is_empty();
-        let stuck = !is_source && !consumed && !produced;
-        // As in modemflow's schedulers: with every input ended, or with one
-        // input ended for good and the others holding data the block cannot
-        // use without it (a feedback loop at end of stream), it is finished.
-        let blocked_by_end = self.inputs.iter().any(Input::finished)
-            && self
-                .inputs
-                .iter()
-                .all(|x| x.finished() || x.available() > 0);
-        if status == Status::Done || (stuck && (all_eos || blocked_by_end)) {
+        let stuck = !consumed && !produced;
+        if status == Status::Done || (stuck && modemflow_flow::inputs_exhausted(&self.inputs)) {
             self.done = true;
         }
         if self.done && self.pending.iter().all(Buf::is_empty) {
