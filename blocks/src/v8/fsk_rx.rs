@@ -4,7 +4,9 @@
 //! channel (a low-pass prototype shifted to the centre frequency, so the tones
 //! of the other V.21 channel, 570 Hz and more away, are attenuated by more than
 //! 50 dB) and is turned into complex baseband, where mark sits at −100 Hz and
-//! space at +100 Hz. Two quadrature correlators, each summing over the last bit length,
+//! space at +100 Hz. Its output is only a few hundred hertz wide, so it is
+//! computed at every fourth sample only (2000 complex samples/s at 300 bit/s)
+//! and everything after it runs at that rate. Two quadrature correlators, each summing over the last bit length,
 //! give the mark and space energies used by carrier detect. The soft decision
 //! is the sign of the frequency seen by a discriminator: the sum over the last
 //! bit of z[n]·z*[n − LAG], whose angle is −ωLAG for mark and +ωLAG for space.
@@ -62,10 +64,17 @@ const LEVEL_BITS: f64 = 4.0;
 /// Fraction of a measured timing error corrected at each later bit boundary;
 /// the first boundary after carrier-on is taken whole.
 const TIMING_GAIN: f64 = 0.25;
-/// Lag of the discriminator, in samples: short, so that only the few lag
+/// Lag of the discriminator, in input samples: short, so that only the few lag
 /// products straddling a phase jump see it (and those fall where the band-pass
 /// output dips through the jump), yet ±18° per lag at ±100 Hz.
 const LAG: usize = 4;
+/// The band-pass output is computed at every DECIMATION-th input sample. Its
+/// stopband (≥ 50 dB) starts 285 Hz from the centre, so what folds onto the
+/// ±200 Hz passband at 8000/4 = 2000 samples/s (anything 1715 Hz or more away)
+/// is already removed. At high bit rates it is lowered so that a bit still
+/// spans at least this many decimated samples.
+const DECIMATION: usize = 4;
+const MIN_SAMPLES_PER_BIT: f64 = 6.0;
 /// Samples larger than this are clipped: far beyond full scale (±1.0), and it
 /// keeps the energies finite whatever comes in.
 const CLIP: f32 = 1.0e3;
@@ -77,7 +86,7 @@ const BIT: f64 = SAMPLE_RATE;
 /// band-pass filter's delay of (FILTER_TAPS − 1)/2 samples and about half the
 /// discriminator lag.
 const DECISION_DELAY_BITS: f64 = 1.0;
-const DECISION_DELAY_SAMPLES: f64 = 82.0;
+const DECISION_DELAY_SAMPLES: f64 = (FILTER_TAPS - 1) as f64 / 2.0 + LAG as f64 / 2.0;
 /// What the demodulator outputs while carrier is off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Idle {
@@ -132,14 +141,21 @@ pub struct FskDemodulator {
     down: Vec<Complex32>,
     /// e^{+j2π·dev·n/8000}: brings mark (−dev) to 0 Hz; its conjugate space.
     tone: Vec<Complex32>,
+    /// Positions of sample n in `down` and `tone`.
+    down_pos: usize,
+    tone_pos: usize,
+    /// Input samples per band-pass output, and the samples left until the next.
+    decimation: usize,
+    until_next: usize,
     n: u64,
-    /// Last bit-length of mark and space products and |z|², with their sums.
+    /// Last bit-length of mark and space products and |z|², with their sums
+    /// (at the decimated rate, as everything below).
     ring: Vec<(Complex64, Complex64, f64)>,
     ring_pos: usize,
     sum_mark: Complex64,
     sum_space: Complex64,
     sum_power: f64,
-    /// The last LAG + 1 baseband samples (oldest at `lag_pos`).
+    /// The last LAG / decimation baseband samples (oldest at `lag_pos`).
     lagged: Vec<Complex64>,
     lag_pos: usize,
     /// Last bit-length of the lag products z[n]·z*[n − LAG], and their sum.
@@ -163,6 +179,8 @@ pub struct FskDemodulator {
     /// Bit clock: a decision when it reaches BIT.
     clock: f64,
     last_d: f64,
+    /// Imaginary part of the discriminator sum one decimated sample ago.
+    last_disc_im: f64,
     locked: bool,
     since_crossing: usize,
     events: Vec<CarrierChange>,
@@ -175,16 +193,6 @@ impl FskDemodulator {
     /// A demodulator for `channel` at `baud` bit/s that detects carrier at
     /// `threshold_dbm0` of in-band power.
     pub fn new(channel: Channel, baud: f64, threshold_dbm0: f64) -> Result<Self, String> {
-        Self::with_filter(channel, baud, threshold_dbm0, CUTOFF_ABOVE_DEV, FILTER_TAPS)
-    }
-
-    fn with_filter(
-        channel: Channel,
-        baud: f64,
-        threshold_dbm0: f64,
-        cutoff_share: f64,
-        ntaps: usize,
-    ) -> Result<Self, String> {
         let baud = if baud.is_finite() {
             baud.clamp(50.0, 1200.0)
         } else {
@@ -194,7 +202,12 @@ impl FskDemodulator {
         let centre = channel.centre_hz();
         // The prototype passes the two tones and the first sidebands of the
         // keying (±baud about each tone).
-        let proto = design(Response::Lowpass, dev + cutoff_share * baud, 0.0, ntaps)?;
+        let proto = design(
+            Response::Lowpass,
+            dev + CUTOFF_ABOVE_DEV * baud,
+            0.0,
+            FILTER_TAPS,
+        )?;
         let (taps_re, taps_im): (Vec<f32>, Vec<f32>) = proto
             .iter()
             .enumerate()
@@ -205,22 +218,28 @@ impl FskDemodulator {
             })
             .unzip();
         let down = rotation_table(-centre).iter().map(|c| c * 2.0).collect();
-        let window = (SAMPLE_RATE / baud).round().max(1.0) as usize;
+        let decimation =
+            ((SAMPLE_RATE / baud / MIN_SAMPLES_PER_BIT) as usize).clamp(1, DECIMATION);
+        let window = (SAMPLE_RATE / decimation as f64 / baud).round().max(1.0) as usize;
         let on_power = 2.0 * dbm0_to_rms_f32(threshold_dbm0).powi(2);
         Ok(FskDemodulator {
             taps_re,
             taps_im,
-            hist: vec![0.0; 2 * ntaps],
+            hist: vec![0.0; 2 * FILTER_TAPS],
             pos: 0,
             down,
             tone: rotation_table(dev),
+            down_pos: 0,
+            tone_pos: 0,
+            decimation,
+            until_next: 0,
             n: 0,
             ring: vec![(Complex64::default(), Complex64::default(), 0.0); window],
             ring_pos: 0,
             sum_mark: Complex64::default(),
             sum_space: Complex64::default(),
             sum_power: 0.0,
-            lagged: vec![Complex64::default(); LAG],
+            lagged: vec![Complex64::default(); (LAG / decimation).max(1)],
             lag_pos: 0,
             ring_disc: vec![Complex64::default(); window],
             sum_disc: Complex64::default(),
@@ -235,6 +254,7 @@ impl FskDemodulator {
             baud,
             clock: 0.0,
             last_d: 0.0,
+            last_disc_im: 0.0,
             locked: false,
             since_crossing: 0,
             events: Vec::new(),
@@ -290,17 +310,17 @@ impl FskDemodulator {
             let decision = self.step(x);
             match self.idle {
                 Idle::None => {
-                    if let Some((bit, _)) = decision {
+                    if let Some(bit) = decision {
                         out.push(bit);
                         made += 1;
                     }
                 }
                 Idle::Mark => {
-                    if let Some((bit, _)) = decision {
+                    if let Some(bit) = decision {
                         out.push(bit);
                         made += 1;
                         self.emitted += 1;
-                    } else if !self.carrier && self.emitted < self.periods_decided() {
+                    } else if !self.carrier && self.period_decided(self.emitted) {
                         out.push(1);
                         made += 1;
                         self.emitted += 1;
@@ -311,15 +331,10 @@ impl FskDemodulator {
         input.len()
     }
 
-    /// Bit periods whose decision would have been made by now: period k
-    /// starts at k·8000/baud and is decided about `decision_delay` later.
-    fn periods_decided(&self) -> u64 {
-        let t = self.n as f64 - self.decision_delay();
-        if t < 0.0 {
-            0
-        } else {
-            (t / self.bit_samples()).floor() as u64 + 1
-        }
+    /// Whether bit period `k`, which starts at k·8000/baud, would have been
+    /// decided by now: its decision comes `decision_delay` after its start.
+    fn period_decided(&self, k: u64) -> bool {
+        self.n as f64 >= self.decision_delay() + k as f64 * self.bit_samples()
     }
 
     /// At the end of the input, with `Idle::Mark`: appends a 1 for each bit
@@ -343,9 +358,8 @@ impl FskDemodulator {
         true
     }
 
-    /// One sample: the bit decided at it, if any, with how far (in samples)
-    /// the bit clock had passed the decision instant.
-    fn step(&mut self, x: f32) -> Option<(u8, f64)> {
+    /// One sample: the bit decided at it, if any.
+    fn step(&mut self, x: f32) -> Option<u8> {
         let x = if x.is_finite() {
             x.clamp(-CLIP, CLIP)
         } else {
@@ -355,12 +369,29 @@ impl FskDemodulator {
         self.pos = if self.pos + 1 == m { 0 } else { self.pos + 1 };
         self.hist[self.pos] = x;
         self.hist[self.pos + m] = x;
+        let sample = self.n;
+        self.n += 1;
+        let (down, tone) = (self.down[self.down_pos], self.tone[self.tone_pos]);
+        self.down_pos = if self.down_pos + 1 == self.down.len() {
+            0
+        } else {
+            self.down_pos + 1
+        };
+        self.tone_pos = if self.tone_pos + 1 == self.tone.len() {
+            0
+        } else {
+            self.tone_pos + 1
+        };
+        if self.until_next > 0 {
+            self.until_next -= 1;
+            return None;
+        }
+        self.until_next = self.decimation - 1;
+
         let w = &self.hist[self.pos + 1..self.pos + 1 + m];
-        let band = Complex32::new(dot(w, &self.taps_re), dot(w, &self.taps_im));
-        let z = band * self.down[(self.n % self.down.len() as u64) as usize];
-        let r = self.tone[(self.n % self.tone.len() as u64) as usize];
+        let z = Complex32::new(dot(w, &self.taps_re), dot(w, &self.taps_im)) * down;
         let z64 = Complex64::new(f64::from(z.re), f64::from(z.im));
-        let r64 = Complex64::new(f64::from(r.re), f64::from(r.im));
+        let r64 = Complex64::new(f64::from(tone.re), f64::from(tone.im));
         let new = (z64 * r64, z64 * r64.conj(), z64.norm_sqr());
         let old = std::mem::replace(&mut self.ring[self.ring_pos], new);
         let past = std::mem::replace(&mut self.lagged[self.lag_pos], z64);
@@ -372,8 +403,7 @@ impl FskDemodulator {
         self.sum_mark += new.0 - old.0;
         self.sum_space += new.1 - old.1;
         self.sum_power += new.2 - old.2;
-        let sample = self.n;
-        self.n += 1;
+        let last_disc_im = std::mem::replace(&mut self.last_disc_im, self.sum_disc.im);
 
         let len = self.ring.len() as f64;
         let power = (self.sum_power / len).max(0.0);
@@ -413,7 +443,9 @@ impl FskDemodulator {
         } else {
             0.0
         };
-        self.clock += self.baud;
+        // The clock advances by the bit rate per input sample.
+        let advance = self.baud * self.decimation as f64;
+        self.clock += advance;
         self.since_crossing += 1;
         // A sign change of d means the window straddles a bit boundary equally:
         // the decision instants are half a bit either side of it.
@@ -422,7 +454,7 @@ impl FskDemodulator {
             && 2 * self.since_crossing >= self.ring.len()
         {
             let back = (d / (d - self.last_d)).clamp(0.0, 1.0);
-            let at_crossing = self.clock - back * self.baud;
+            let at_crossing = self.clock - back * advance;
             let err = at_crossing.rem_euclid(BIT) - BIT / 2.0;
             let gain = if self.locked { TIMING_GAIN } else { 1.0 };
             self.clock -= gain * err;
@@ -432,7 +464,11 @@ impl FskDemodulator {
         self.last_d = d;
         if self.clock >= BIT {
             self.clock -= BIT;
-            return Some((u8::from(d > 0.0), self.clock / self.baud));
+            // The decision instant fell this far (in decimated samples) before
+            // now: take the discriminator sum there, between its last two values.
+            let frac = (self.clock / advance).min(1.0);
+            let im = self.sum_disc.im + frac * (last_disc_im - self.sum_disc.im);
+            return Some(u8::from(im < 0.0));
         }
         None
     }
@@ -511,8 +547,9 @@ pub fn spec() -> BlockSpec {
         "Receives one V.21 channel (1: 980/1180 Hz, 2: 1650/1850 Hz; mark = 1). A \
          161-tap complex band-pass (±200 Hz) around the channel centre takes the \
          other channel's tones more than 50 dB down, so both directions of a V.8 \
-         exchange can share the line. A discriminator over one bit (the angle of \
-         z[n]·z*[n−4] summed over the bit) decides each bit; bit timing follows the transitions, and bits are \
+         exchange can share the line; its output is computed at every fourth sample \
+         (at 300 bit/s) and all that follows runs at that rate. A discriminator over \
+         one bit (the angle of z[n]·z*[n−4] summed over the bit) decides each bit; bit timing follows the transitions, and bits are \
          decided at their centres. Carrier goes on when the in-band power reaches \
          `threshold` and the signal is FSK of this channel (the stronger tone \
          correlator holds 90 % of the in-band energy, averaged over two bits), and \
