@@ -313,13 +313,20 @@ fn is_plain_word(s: &str) -> bool {
     !s.is_empty() && !s.contains(|c: char| c.is_whitespace() || "*()%,+\"'".contains(c))
 }
 
+/// A word, or words separated by commas (`v34,v21`, `v34, v21`): text, since
+/// an expression has commas only inside a function's parentheses.
+fn is_plain_text(s: &str) -> bool {
+    s.split(',').all(|w| is_plain_word(w.trim()))
+}
+
 impl Cx<'_> {
     fn err(&mut self, d: Diagnostic) {
         self.errs.push(d);
     }
 
     /// Evaluates a variable or `--set` value: quoted text is a string; anything
-    /// else is an expression, or plain text if it is a single word.
+    /// else is an expression, or plain text if it is a word or a comma-separated
+    /// list of words.
     fn eval_variable(
         &mut self,
         raw: &Raw,
@@ -331,7 +338,7 @@ impl Cx<'_> {
         }
         match expr::eval(&raw.text, scope) {
             Ok(v) => Some(v),
-            Err(_) if is_plain_word(&raw.text) => Some(Value::Str(raw.text.clone())),
+            Err(_) if is_plain_text(&raw.text) => Some(Value::Str(raw.text.clone())),
             Err(e) => {
                 self.err(loc.shifted(e.offset).error(e.message).hint_opt(e.hint));
                 None
@@ -353,7 +360,10 @@ impl Cx<'_> {
         let root = match marked_yaml::parse_yaml_with_options(
             0,
             text,
-            marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true),
+            // prevent_coercion records which scalars YAML quoted: those are text.
+            marked_yaml::LoaderOptions::default()
+                .error_on_duplicate_keys(true)
+                .prevent_coercion(true),
         ) {
             Ok(r) => r,
             Err(e) => {

@@ -231,3 +231,50 @@ proptest::proptest! {
         let _ = load_str(&s, "g.yaml", Path::new("."), &test_registry(), &[]);
     }
 }
+
+#[test]
+fn quoted_values_are_text() {
+    // Quoted text (either style, in a variable or a parameter) stays text.
+    let yaml = "\
+variables:
+  modes: 'v34,v21'
+  other: \"v90, v34\"
+blocks:
+  - {id: a, type: v8_negotiator, params: {modulations: modes}}
+  - {id: b, type: v8_negotiator, params: {role: answerer, modulations: \"v22bis,v21\"}}
+  - {id: c, type: v8_negotiator, params: {modulations: other, pcm: 'analogue'}}
+  - {id: d, type: two_wire_line}
+  - {id: e, type: delay, params: {samples: 8}}
+connections:
+  - a.out -> d.a
+  - b.out -> d.b
+  - d.a -> a.in
+  - d.b -> b.in
+  - c.out -> e.in
+  - e.out -> c.in
+";
+    let g = load_str(yaml, "g.yaml", Path::new("."), &test_registry(), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = |i: usize| g.nodes[i].params["modulations"].to_string();
+    assert_eq!(text(0), "v34,v21");
+    assert_eq!(text(1), "v22bis,v21");
+    assert_eq!(text(2), "v90, v34");
+    // A comma-separated list of words is text unquoted too, also from --set;
+    // anything else that does not evaluate is still an error at its place.
+    let g = load_str(
+        &yaml.replace("'v34,v21'", "v34, v21"),
+        "g.yaml",
+        Path::new("."),
+        &test_registry(),
+        &[("other".into(), "v90,v34".into())],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(g.nodes[0].params["modulations"].to_string(), "v34, v21");
+    assert_eq!(g.nodes[2].params["modulations"].to_string(), "v90,v34");
+    let errs = errors(&yaml.replace("'v34,v21'", "v34 + v21"));
+    assert!(
+        has(&errs, 2, 10, "undefined variable `v34`"),
+        "{}",
+        show(&errs)
+    );
+}
