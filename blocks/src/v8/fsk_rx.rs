@@ -218,8 +218,7 @@ impl FskDemodulator {
             })
             .unzip();
         let down = rotation_table(-centre).iter().map(|c| c * 2.0).collect();
-        let decimation =
-            ((SAMPLE_RATE / baud / MIN_SAMPLES_PER_BIT) as usize).clamp(1, DECIMATION);
+        let decimation = ((SAMPLE_RATE / baud / MIN_SAMPLES_PER_BIT) as usize).clamp(1, DECIMATION);
         let window = (SAMPLE_RATE / decimation as f64 / baud).round().max(1.0) as usize;
         let on_power = 2.0 * dbm0_to_rms_f32(threshold_dbm0).powi(2);
         Ok(FskDemodulator {

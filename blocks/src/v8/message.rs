@@ -212,6 +212,14 @@ impl Deframer {
         }
         self.zeros = 0;
         cur.octets.push(octet);
+        // CJ sent right after the ones between two CMs reads as a CI sync and
+        // two zero octets (see `finish`): report it now, as the line may go
+        // quiet after it and no further bit would end the sequence.
+        if cur.sequence == Sequence::Ci && cur.octets == [0, 0] && self.last == Some(Sequence::CmJm)
+        {
+            self.finish(out);
+            self.state = State::Hunting;
+        }
     }
 
     fn finish(&mut self, out: &mut Vec<Received>) {
@@ -260,7 +268,7 @@ pub struct Fields {
 }
 
 /// V.8 Table 2: call function f = b5 + 2·b6 + 4·b7.
-const CALL_FUNCTIONS: [&str; 8] = [
+pub(crate) const CALL_FUNCTIONS: [&str; 8] = [
     "tbd",
     "h324",
     "v18",
@@ -272,12 +280,12 @@ const CALL_FUNCTIONS: [&str; 8] = [
 ];
 
 /// Category tags b0..b3 as the low nibble (b4 = 0), V.8 Tables 2–7.
-const TAG_CALLF: u8 = 0x01;
-const TAG_MODN: u8 = 0x05;
-const TAG_PROT: u8 = 0x0A;
-const TAG_ACCESS: u8 = 0x0D;
+pub(crate) const TAG_CALLF: u8 = 0x01;
+pub(crate) const TAG_MODN: u8 = 0x05;
+pub(crate) const TAG_PROT: u8 = 0x0A;
+pub(crate) const TAG_ACCESS: u8 = 0x0D;
 const TAG_NSF: u8 = 0x0F;
-const TAG_PCM: u8 = 0x07;
+pub(crate) const TAG_PCM: u8 = 0x07;
 const TAG_T66: u8 = 0x0E;
 
 /// V.8 §5: extension octets have b3 b4 b5 = 0 1 0.
@@ -296,9 +304,9 @@ fn names(o: u8, table: &[(u8, &'static str)]) -> Vec<&'static str> {
 
 /// V.8 Table 4, modn0: b5 PCM (V.90/V.92, "pcm" category present), b6 V.34
 /// duplex, b7 V.34 half-duplex.
-const MODN0: [(u8, &str); 3] = [(0x40, "v34"), (0x80, "v34hdx"), (0x20, "v90")];
+pub(crate) const MODN0: [(u8, &str); 3] = [(0x40, "v34"), (0x80, "v34hdx"), (0x20, "v90")];
 /// V.8 Table 4, modn1.
-const MODN1: [(u8, &str); 5] = [
+pub(crate) const MODN1: [(u8, &str); 5] = [
     (0x01, "v32bis"),
     (0x02, "v22bis"),
     (0x04, "v17"),
@@ -306,7 +314,7 @@ const MODN1: [(u8, &str); 5] = [
     (0x80, "v27ter"),
 ];
 /// V.8 Table 4, modn2.
-const MODN2: [(u8, &str); 5] = [
+pub(crate) const MODN2: [(u8, &str); 5] = [
     (0x01, "v26ter"),
     (0x02, "v26bis"),
     (0x04, "v23"),
@@ -462,6 +470,24 @@ mod tests {
         let ci = deframe(&frame(SYNC_CI, &[0xC1]));
         assert_eq!(ci[0].sequence, Sequence::Ci);
         assert!(deframe(&frame(SYNC_CI, &[])).is_empty());
+    }
+
+    #[test]
+    fn cj_is_reported_by_its_last_stop_bit() {
+        // The caller cuts CM at an octet boundary (V.8 §7.4) and the line goes
+        // quiet after CJ: wherever the cut fell, CJ is out with its last bit.
+        let cm = frame(SYNC_CM_JM, &[0xC1, 0x65, 0x13]);
+        for cut in [cm.len(), 4, 10, 20, 30] {
+            let mut stream = cm.clone();
+            stream.extend_from_slice(&cm[..cut]);
+            stream.extend(frame_cj());
+            let got = deframe(&stream);
+            assert_eq!(
+                got.last().map(|r| r.sequence),
+                Some(Sequence::Cj),
+                "cut {cut}: {got:?}"
+            );
+        }
     }
 
     #[test]
