@@ -186,3 +186,89 @@ fn real_recordings_each_channel_alone_and_summed() {
         assert!(ev.iter().any(|e| e.kind == "ansam"), "{file} summed");
     }
 }
+
+/// Runs graphs/v8_handshake.yaml with `set`; the `agreed`/`failed` event of
+/// (caller, answerer).
+fn handshake(set: &[(&str, &str)], scheduler: modemflow_flow::Scheduler) -> Vec<Event> {
+    let path = root().join("graphs/v8_handshake.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let set: Vec<(String, String)> = set
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let g = load_str(
+        &text,
+        "v8_handshake.yaml",
+        &root().join("graphs"),
+        &test_registry(),
+        &set,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let opts = RunOptions {
+        scheduler,
+        ..RunOptions::default()
+    };
+    run_to_end(&g, &opts)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "agreed" || e.kind == "failed")
+        .collect()
+}
+
+#[test]
+fn the_handshake_graph_agrees_on_v90_through_the_two_wire_line() {
+    for scheduler in [
+        modemflow_flow::Scheduler::Fused,
+        modemflow_flow::Scheduler::Threaded,
+    ] {
+        let ev = handshake(&[], scheduler);
+        let who: Vec<(&str, &str, &str)> = ev
+            .iter()
+            .map(|e| {
+                (
+                    e.block.as_str(),
+                    e.kind.as_str(),
+                    e.fields["pcm_role"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            who,
+            [
+                ("caller", "agreed", "analogue"),
+                ("answerer", "agreed", "digital")
+            ],
+            "{ev:?}"
+        );
+        assert!(ev.iter().all(|e| e.fields["mode"] == "v90"));
+    }
+}
+
+#[test]
+fn the_handshake_graph_under_line_impairments() {
+    use modemflow_flow::Scheduler::Fused;
+    // A long delay, the far end 14 dB below the near echo, noise at 20 dB
+    // below the far signal, a modest answerer: still one agreed mode.
+    for set in [
+        vec![("delay", "300"), ("seconds", "8")],
+        vec![("loss", "20"), ("echo_loss", "0"), ("noise", "-53")],
+        vec![("answerer_modes", "v34,v32bis")],
+    ] {
+        let ev = handshake(&set, Fused);
+        let modes: Vec<&str> = ev
+            .iter()
+            .filter(|e| e.kind == "agreed")
+            .map(|e| e.fields["mode"].as_str().unwrap())
+            .collect();
+        let want = if set[0].0 == "answerer_modes" {
+            "v34"
+        } else {
+            "v90"
+        };
+        assert_eq!(modes, [want, want], "{set:?}: {ev:?}");
+    }
+    // Nothing in common: both ends say so.
+    let ev = handshake(&[("caller_modes", "v21"), ("answerer_modes", "v34")], Fused);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert!(ev.iter().all(|e| e.kind == "failed"), "{ev:?}");
+}
