@@ -7,6 +7,7 @@ pub mod g711;
 pub mod io;
 pub mod v34;
 pub mod v8;
+pub mod v90;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -20,6 +21,7 @@ pub fn registry() -> Registry {
     g711::register(&mut r);
     v34::register(&mut r);
     v8::register(&mut r);
+    v90::register(&mut r);
     channel::register(&mut r);
     io::register(&mut r);
     r
