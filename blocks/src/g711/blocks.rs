@@ -26,11 +26,14 @@ impl Block for Decode {
     }
 }
 
-fn law(args: &BlockArgs) -> Result<G711, String> {
+/// Reads the `law` parameter (every block that handles codewords has it).
+pub fn law_arg(args: &BlockArgs) -> Result<Law, String> {
     let s = args.string("law")?;
-    Law::parse(&s)
-        .map(G711::new)
-        .ok_or_else(|| format!("`law` must be mu or a, got `{s}`"))
+    Law::parse(&s).ok_or_else(|| format!("`law` must be mu or a, got `{s}`"))
+}
+
+fn law(args: &BlockArgs) -> Result<G711, String> {
+    law_arg(args).map(G711::new)
 }
 
 fn make_encode(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
@@ -41,7 +44,8 @@ fn make_decode(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
     Ok(Box::new(Decode(law(args)?)))
 }
 
-fn law_param() -> ParamSpec {
+/// The `law` parameter.
+pub fn law_param() -> ParamSpec {
     ParamSpec::choice("law", &["mu", "a"], "µ-law (North America, Japan) or A-law").default("mu")
 }
 
