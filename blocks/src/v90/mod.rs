@@ -3,9 +3,21 @@
 //! decoder stages.
 
 pub mod constellation;
+pub mod equalizer;
+pub mod mapper;
+pub mod modulus;
+pub mod params;
 pub mod rates;
+pub mod shaper;
+pub mod training;
 pub mod ucode;
 
 use modemflow_flow::Registry;
 
-pub fn register(_r: &mut Registry) {}
+pub fn register(r: &mut Registry) {
+    modulus::register(r);
+    mapper::register(r);
+    shaper::register(r);
+    r.register(training::spec());
+    r.register(equalizer::spec());
+}

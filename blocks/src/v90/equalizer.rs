@@ -1,0 +1,755 @@
+//! The analogue modem's equalizer (`pcm_equalizer`; modem-standards.md §6.1):
+//! a T-spaced feed-forward filter on the line samples and a decision-feedback
+//! filter on past symbols, y[n] = Σ f[k]·r[n + D − P + k] − Σ b[j]·x̂[n − 1 − j].
+//!
+//! Training: the line carries V.90's TRN1d first (`pcm_train`). The
+//! equalizer finds the bulk delay D by correlating the received samples with
+//! the known sequence, then solves the least-squares (Wiener) problem for f
+//! and b over the whole training in one go — exact where an LMS would still
+//! be converging, which matters here: at 56 000 bit/s the nearest levels are
+//! some 70 dB below full scale. Its gain also does the AGC's job. After the
+//! training it runs decision-directed: each output is sliced to the nearest
+//! level of the data constellation, the decision feeds the feedback filter,
+//! and a normalised LMS step `mu` lets the taps follow slow changes.
+//!
+//! Output: one soft value per data symbol (training and the guard after the
+//! data removed), on the line's scale (signed Table 1 value / 32768).
+
+use super::constellation::Constellation;
+use super::mapper::Slicer;
+use super::rates::FRAME;
+use super::training::{Trn1d, GUARD};
+use crate::g711::law::Law;
+
+/// Bulk delays searched, in samples: the loop, the A/D's filters and a
+/// resampler together stay well within this.
+pub const MAX_DELAY: usize = 128;
+/// Leading feed-forward taps (before the main one): the loop's low-pass
+/// spreads a symbol mostly after its peak.
+fn precursor_taps(ff: usize) -> usize {
+    ff / 3
+}
+/// Guard symbols compared when finding where the data ends.
+const GUARD_MATCH: usize = 96;
+/// Normalised correlation of the line with the guard above which the guard
+/// is taken as found: a loop's main tap alone gives far more; data, which is
+/// independent of TRN1d, gives about 1/√96 ≈ 0.1.
+const GUARD_CORRELATION: f64 = 0.4;
+
+/// How an equalizer is set up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub law: Law,
+    pub training: usize,
+    pub u_info: u8,
+    pub ff_taps: usize,
+    pub fb_taps: usize,
+    /// Normalised LMS step while decision-directed (0: frozen after training).
+    pub mu: f32,
+}
+
+/// What training found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trained {
+    /// Bulk delay from a symbol to its main line sample.
+    pub delay: usize,
+    /// Mean squared error over the training, on the line's scale.
+    pub mse: f64,
+    /// Signal-to-error ratio over the training, dB.
+    pub snr_db: f64,
+}
+
+enum Phase {
+    /// Collecting the training's line samples.
+    Training,
+    /// Decision-directed: the next symbol to equalize.
+    Tracking { next: usize },
+}
+
+/// The equalizer kernel.
+pub struct PcmEqualizer {
+    cfg: Config,
+    slicer: Slicer,
+    /// The known training symbols.
+    train: Vec<f32>,
+    /// The guard's symbols (TRN1d continued).
+    guard: Vec<f32>,
+    /// Line samples not yet needed no more (index 0 is line sample `base`).
+    rx: Vec<f32>,
+    base: usize,
+    phase: Phase,
+    delay: usize,
+    /// f then b.
+    taps: Vec<f32>,
+    /// Past decisions, most recent first (fb_taps of them).
+    past: Vec<f32>,
+    /// Equalized data symbols held back until it is known they are not guard.
+    held: Vec<(f32, f32)>,
+    trained: Option<Trained>,
+    /// Running sum of squared decision errors and their count (data).
+    err_sum: f64,
+    err_n: u64,
+}
+
+impl PcmEqualizer {
+    pub fn new(cfg: Config, constellation: &Constellation) -> PcmEqualizer {
+        let mut trn = Trn1d::new(cfg.law, cfg.u_info);
+        let train = (0..cfg.training).map(|_| trn.next_value()).collect();
+        let guard = (0..GUARD).map(|_| trn.next_value()).collect();
+        let n = cfg.ff_taps + cfg.fb_taps;
+        PcmEqualizer {
+            slicer: Slicer::new(constellation),
+            train,
+            guard,
+            rx: Vec::new(),
+            base: 0,
+            phase: Phase::Training,
+            delay: 0,
+            taps: vec![0.0; n],
+            past: vec![0.0; cfg.fb_taps],
+            held: Vec::new(),
+            trained: None,
+            err_sum: 0.0,
+            err_n: 0,
+            cfg,
+        }
+    }
+
+    pub fn set_mu(&mut self, mu: f32) {
+        self.cfg.mu = if mu.is_finite() {
+            mu.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+    }
+
+    /// The result of training, once it is done.
+    pub fn trained(&self) -> Option<&Trained> {
+        self.trained.as_ref()
+    }
+
+    /// Feed-forward taps, then feedback taps.
+    pub fn taps(&self) -> (&[f32], &[f32]) {
+        self.taps.split_at(self.cfg.ff_taps)
+    }
+
+    /// Mean squared decision error over the data so far.
+    pub fn data_mse(&self) -> Option<f64> {
+        (self.err_n > 0).then(|| self.err_sum / self.err_n as f64)
+    }
+
+    /// Line samples a symbol's window needs beyond its own: the window ends
+    /// at symbol + delay − P + ff_taps − 1.
+    fn reach(&self) -> usize {
+        self.delay + self.cfg.ff_taps - precursor_taps(self.cfg.ff_taps)
+    }
+
+    /// Takes line samples; appends (soft value, decision error) of each data
+    /// symbol it can now equalize to `out`, holding back the last GUARD.
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<(f32, f32)>) {
+        self.rx.extend(samples.iter().map(|&x| {
+            if x.is_finite() {
+                x.clamp(-4.0, 4.0)
+            } else {
+                0.0
+            }
+        }));
+        if matches!(self.phase, Phase::Training) {
+            if self.rx.len() < self.cfg.training + MAX_DELAY + self.cfg.ff_taps {
+                return;
+            }
+            self.train_now();
+        }
+        self.equalize(false);
+        self.release(out, GUARD + GUARD_MATCH);
+    }
+
+    /// End of the line signal: equalizes the rest (the line is silent after
+    /// it), finds where the guard starts and appends the data symbols before it.
+    pub fn finish(&mut self, out: &mut Vec<(f32, f32)>) {
+        if matches!(self.phase, Phase::Training) {
+            if self.rx.len() <= self.cfg.training {
+                return;
+            }
+            self.train_now();
+        }
+        self.equalize(true);
+        let Phase::Tracking { next } = self.phase else {
+            return;
+        };
+        // The guard is TRN1d continued. Find it on the line itself, by
+        // correlation like the bulk delay: after the data the decisions (and
+        // so the feedback filter's output) are wrong, but the line is not.
+        let n = self.held.len();
+        let first = next - n;
+        let g = GUARD_MATCH.min(self.guard.len());
+        let sample = |i: usize| -> f64 {
+            i.checked_sub(self.base)
+                .and_then(|k| self.rx.get(k))
+                .map_or(0.0, |&v| f64::from(v))
+        };
+        let score = |p: usize| -> f64 {
+            let (mut c, mut e) = (0.0, 0.0);
+            for k in 0..g {
+                let r = sample(first + p + self.delay + k);
+                c += f64::from(self.guard[k]) * r;
+                e += r * r;
+            }
+            let eg: f64 = self.guard[..g]
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum();
+            if e > 0.0 {
+                c / (e * eg).sqrt()
+            } else {
+                0.0
+            }
+        };
+        let best = (0..n)
+            .map(|p| (p, score(p)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let end = match best {
+            Some((p, c)) if c > GUARD_CORRELATION => p,
+            // No guard found (a line that ended early): everything is data.
+            _ => n,
+        };
+        self.held.truncate(end);
+        self.release(out, 0);
+    }
+
+    fn release(&mut self, out: &mut Vec<(f32, f32)>, keep: usize) {
+        if self.held.len() > keep {
+            let n = self.held.len() - keep;
+            for &(_, e) in &self.held[..n] {
+                self.err_sum += f64::from(e) * f64::from(e);
+                self.err_n += 1;
+            }
+            out.extend(self.held.drain(..n));
+        }
+    }
+
+    fn train_now(&mut self) {
+        let (nf, nb, t) = (self.cfg.ff_taps, self.cfg.fb_taps, self.cfg.training);
+        let pre = precursor_taps(nf);
+        // Bulk delay: where the known sequence correlates best.
+        let corr = |d: usize| -> f64 {
+            (0..t)
+                .filter(|&n| n + d < self.rx.len())
+                .map(|n| f64::from(self.train[n]) * f64::from(self.rx[n + d]))
+                .sum::<f64>()
+        };
+        self.delay = (0..MAX_DELAY)
+            .max_by(|&a, &b| corr(a).abs().total_cmp(&corr(b).abs()))
+            .unwrap_or(0);
+        // Least squares over the training: z = [r window; −past symbols].
+        let n = nf + nb;
+        let mut phi = vec![0f64; n * n];
+        let mut p = vec![0f64; n];
+        let mut z = vec![0f64; n];
+        let mut count = 0usize;
+        for s in nb.max(pre.saturating_sub(self.delay))..t {
+            let start = s + self.delay - pre;
+            if start + nf > self.rx.len() {
+                break;
+            }
+            for (zk, &r) in z.iter_mut().zip(&self.rx[start..start + nf]) {
+                *zk = f64::from(r);
+            }
+            for j in 0..nb {
+                z[nf + j] = -f64::from(self.train[s - 1 - j]);
+            }
+            let x = f64::from(self.train[s]);
+            for a in 0..n {
+                let za = z[a];
+                p[a] += za * x;
+                let row = &mut phi[a * n..a * n + a + 1];
+                for (b, v) in row.iter_mut().enumerate() {
+                    *v += za * z[b];
+                }
+            }
+            count += 1;
+        }
+        // A tiny ridge keeps the system solvable on a silent line.
+        let trace: f64 = (0..n).map(|a| phi[a * n + a]).sum();
+        let ridge = 1e-9 * trace / n as f64 + 1e-30;
+        for a in 0..n {
+            phi[a * n + a] += ridge;
+        }
+        let w = cholesky_solve(&mut phi, &p, n).unwrap_or_else(|| vec![0.0; n]);
+        self.taps = w.iter().map(|&v| v as f32).collect();
+        // Training error with the solved taps.
+        let mut se = 0.0;
+        let mut sx = 0.0;
+        for s in nb.max(pre.saturating_sub(self.delay))..t {
+            let start = s + self.delay - pre;
+            if start + nf > self.rx.len() {
+                break;
+            }
+            let mut y: f64 = w[..nf]
+                .iter()
+                .zip(&self.rx[start..start + nf])
+                .map(|(&wk, &r)| wk * f64::from(r))
+                .sum();
+            for j in 0..nb {
+                y -= w[nf + j] * f64::from(self.train[s - 1 - j]);
+            }
+            let x = f64::from(self.train[s]);
+            se += (x - y) * (x - y);
+            sx += x * x;
+        }
+        let mse = if count > 0 { se / count as f64 } else { 0.0 };
+        let snr_db = if se > 0.0 {
+            10.0 * (sx / se).log10()
+        } else {
+            f64::INFINITY
+        };
+        self.trained = Some(Trained {
+            delay: self.delay,
+            mse,
+            snr_db,
+        });
+        // The feedback filter starts from the last training symbols.
+        for j in 0..nb {
+            self.past[j] = self.train[t - 1 - j];
+        }
+        self.phase = Phase::Tracking { next: t };
+    }
+
+    /// Equalizes every symbol whose window is in (with `all`, every symbol
+    /// that has its main sample, the window padded with silence).
+    fn equalize(&mut self, all: bool) {
+        let Phase::Tracking { next } = self.phase else {
+            return;
+        };
+        let (nf, nb) = (self.cfg.ff_taps, self.cfg.fb_taps);
+        let pre = precursor_taps(nf);
+        let reach = self.reach();
+        let mut s = next;
+        let mut win = vec![0f32; nf];
+        loop {
+            let have = self.base + self.rx.len();
+            let needed = if all { s + self.delay + 1 } else { s + reach };
+            if needed > have {
+                break;
+            }
+            // Window r[s + delay − pre .. + nf], zero beyond the line's end.
+            let start = s + self.delay;
+            for (k, w) in win.iter_mut().enumerate() {
+                let idx = (start + k).checked_sub(pre + self.base);
+                *w = idx.and_then(|i| self.rx.get(i)).copied().unwrap_or(0.0);
+            }
+            let (ff, fb) = self.taps.split_at_mut(nf);
+            let y = dot(ff, &win) - dot(fb, &self.past);
+            let interval = (s - self.cfg.training) % FRAME;
+            let d = self.slicer.slice(interval, y).2;
+            let e = d - y;
+            if self.cfg.mu > 0.0 {
+                let norm = dot(&win, &win) + dot(&self.past, &self.past) + 1e-12;
+                let g = self.cfg.mu * e / norm;
+                for (t, &x) in ff.iter_mut().zip(&win) {
+                    *t += g * x;
+                }
+                for (t, &x) in fb.iter_mut().zip(&self.past) {
+                    *t -= g * x;
+                }
+            }
+            if nb > 0 {
+                self.past.rotate_right(1);
+                self.past[0] = d;
+            }
+            self.held.push((y, e));
+            s += 1;
+        }
+        self.phase = Phase::Tracking { next: s };
+        // Drop line samples no later window needs, keeping those of the
+        // symbols held back, where the guard may start.
+        let keep_from = (s + self.delay).saturating_sub(pre + self.held.len());
+        if keep_from > self.base {
+            let drop = (keep_from - self.base).min(self.rx.len());
+            self.rx.drain(..drop);
+            self.base += drop;
+        }
+    }
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    crate::core::fir::dot(a, b)
+}
+
+/// Solves A·x = b for symmetric positive definite A (lower triangle filled,
+/// row-major n×n) by Cholesky; None if A is not positive definite.
+fn cholesky_solve(a: &mut [f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let mut v = a[i * n + j];
+            for k in 0..j {
+                v -= a[i * n + k] * a[j * n + k];
+            }
+            a[i * n + j] = v / d;
+        }
+    }
+    let mut y = b.to_vec();
+    for i in 0..n {
+        for k in 0..i {
+            y[i] -= a[i * n + k] * y[k];
+        }
+        y[i] /= a[i * n + i];
+    }
+    for i in (0..n).rev() {
+        for k in i + 1..n {
+            y[i] -= a[k * n + i] * y[k];
+        }
+        y[i] /= a[i * n + i];
+    }
+    Some(y)
+}
+
+struct EqualizerBlock {
+    eq: PcmEqualizer,
+    out: Vec<(f32, f32)>,
+    consumed: u64,
+    reported: bool,
+    finished: bool,
+}
+
+impl EqualizerBlock {
+    fn emit(&mut self, io: &mut modemflow_flow::WorkIo<'_>, space: usize) -> usize {
+        let n = self.out.len().min(space);
+        {
+            let soft = io.outputs[0].items::<f32>();
+            soft.extend(self.out[..n].iter().map(|p| p.0));
+        }
+        {
+            let err = io.outputs[1].items::<f32>();
+            err.extend(self.out[..n].iter().map(|p| p.1));
+        }
+        self.out.drain(..n);
+        n
+    }
+
+    fn report_training(&mut self, io: &mut modemflow_flow::WorkIo<'_>) {
+        if self.reported {
+            return;
+        }
+        if let Some(t) = self.eq.trained().cloned() {
+            self.reported = true;
+            let (ff, fb) = self.eq.taps();
+            io.emit(
+                "training",
+                serde_json::json!({
+                    "t": self.consumed as f64 / 8000.0,
+                    "delay": t.delay,
+                    "snr_db": round2(t.snr_db),
+                    "mse_dbm0": round2(mse_dbm0(t.mse)),
+                    "ff": ff.iter().map(|&v| round6(v)).collect::<Vec<_>>(),
+                    "fb": fb.iter().map(|&v| round6(v)).collect::<Vec<_>>(),
+                }),
+            );
+        }
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn round6(v: f32) -> f64 {
+    (f64::from(v) * 1e6).round() / 1e6
+}
+
+/// A mean squared error on the line's scale as a power in dBm0.
+fn mse_dbm0(mse: f64) -> f64 {
+    crate::core::level::rms_f32_to_dbm0(mse.max(1e-30).sqrt())
+}
+
+impl modemflow_flow::Block for EqualizerBlock {
+    fn work(
+        &mut self,
+        io: &mut modemflow_flow::WorkIo<'_>,
+    ) -> Result<modemflow_flow::Status, String> {
+        let space = io.outputs[0].space().min(io.outputs[1].space());
+        let sent = self.emit(io, space);
+        // New input only once everything equalized so far is out.
+        if self.out.is_empty() && !self.finished {
+            let n = io.inputs[0].available();
+            self.eq.push(io.inputs[0].items::<f32>(), &mut self.out);
+            io.inputs[0].consume(n);
+            self.consumed += n as u64;
+            self.report_training(io);
+            if io.inputs[0].finished() && io.inputs[0].available() == 0 {
+                self.eq.finish(&mut self.out);
+                self.finished = true;
+                self.report_training(io);
+                if let Some(mse) = self.eq.data_mse() {
+                    io.emit(
+                        "equalizer",
+                        serde_json::json!({"mse_dbm0": round2(mse_dbm0(mse))}),
+                    );
+                }
+            }
+            self.emit(io, space - sent);
+        }
+        Ok(if self.finished && self.out.is_empty() {
+            modemflow_flow::Status::Done
+        } else {
+            modemflow_flow::Status::Ok
+        })
+    }
+
+    fn set_param(&mut self, name: &str, value: &modemflow_flow::Value) -> Result<(), String> {
+        match (name, value.as_f64()) {
+            ("mu", Some(m)) => {
+                self.eq.set_mu(m as f32);
+                Ok(())
+            }
+            _ => Err(format!(
+                "parameter `{name}` cannot be changed while running"
+            )),
+        }
+    }
+}
+
+fn make(a: &modemflow_flow::BlockArgs) -> Result<Box<dyn modemflow_flow::Block>, String> {
+    let constellation = super::params::constellation_arg(a)?;
+    let cfg = Config {
+        law: constellation.law(),
+        training: super::training::check_training(a.int("training")?)?,
+        u_info: a.int("u_info")?.clamp(0, 127) as u8,
+        ff_taps: a.int("ff_taps")?.clamp(1, 512) as usize,
+        fb_taps: a.int("fb_taps")?.clamp(0, 1024) as usize,
+        mu: a.float("mu")? as f32,
+    };
+    let mut eq = PcmEqualizer::new(cfg, &constellation);
+    eq.set_mu(a.float("mu")? as f32);
+    Ok(Box::new(EqualizerBlock {
+        eq,
+        out: Vec::new(),
+        consumed: 0,
+        reported: false,
+        finished: false,
+    }))
+}
+
+pub fn spec() -> modemflow_flow::BlockSpec {
+    use modemflow_flow::{ItemType, ParamSpec, PortSpec, Rate};
+    let s = modemflow_flow::BlockSpec::new(
+        "pcm_equalizer",
+        "V.90",
+        "Adaptive decision-feedback equalizer for V.90's PCM symbols, trained on TRN1d",
+        make,
+    )
+    .doc(
+        "The analogue modem's equalizer: a T-spaced feed-forward filter (`ff_taps`) on the line samples and a \
+         decision-feedback filter (`fb_taps`) on past symbols. The line must start with the TRN1d training that \
+         `pcm_train` sends (same `training`, `u_info`, `law`): the equalizer finds the bulk delay by correlation \
+         (up to 128 samples), solves the least-squares taps over the whole training (this also sets the gain, \
+         so no separate AGC is needed), then runs decision-directed on the data constellation of `rate`, `sr`, \
+         `law`, `max_ucode`, adapting with normalised LMS step `mu` (0 freezes the taps). It outputs one soft \
+         value per data symbol on the line's scale (signed Table 1 value / 32768), without the training and \
+         without the guard `pcm_train` sends after the data (found by matching TRN1d's continuation), and on \
+         `error` each symbol's decision error. Events: `training` (delay, SNR and MSE over the training, all \
+         taps) and, at the end, `equalizer` (the decision error's power over the data).",
+    )
+    .param(
+        ParamSpec::int("ff_taps", "feed-forward taps (T-spaced)")
+            .default(32)
+            .range(1.0, 512.0),
+    )
+    .param(
+        ParamSpec::int("fb_taps", "decision-feedback taps")
+            .default(64)
+            .range(0.0, 1024.0),
+    )
+    .param(
+        ParamSpec::float("mu", "normalised LMS step while decision-directed (0: taps frozen after training)")
+            .default(0.002)
+            .range(0.0, 1.0)
+            .live(),
+    );
+    super::training::training_params(s)
+        .param(super::params::rate_param())
+        .param(super::params::sr_param())
+        .param(super::params::law_param())
+        .param(super::params::max_ucode_param())
+        .input(PortSpec::new(
+            "in",
+            ItemType::F32,
+            "line samples, 8000/s, starting with TRN1d",
+        ))
+        .output(PortSpec::new("out", ItemType::F32, "equalized data symbols").rate(Rate::Varies))
+        .output(
+            PortSpec::new(
+                "error",
+                ItemType::F32,
+                "decision error of each data symbol (optional, for probes)",
+            )
+            .rate(Rate::Varies)
+            .optional(),
+        )
+        .event(modemflow_flow::EventSpec::new(
+            "training",
+            "training done",
+            &[
+                ("t", "seconds of line signal read when training ended"),
+                ("delay", "bulk delay found, samples"),
+                (
+                    "snr_db",
+                    "training symbols' power over the residual error's, dB",
+                ),
+                ("mse_dbm0", "residual error power over the training, dBm0"),
+                ("ff", "feed-forward taps"),
+                ("fb", "feedback taps"),
+            ],
+        ))
+        .event(modemflow_flow::EventSpec::new(
+            "equalizer",
+            "end of stream: how well the data was equalized",
+            &[("mse_dbm0", "decision error power over the data, dBm0")],
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    fn cfg(training: usize) -> Config {
+        Config {
+            law: Law::Mu,
+            training,
+            u_info: 88,
+            ff_taps: 32,
+            fb_taps: 64,
+            mu: 0.002,
+        }
+    }
+
+    /// Training, `n` random data symbols of `c`, guard: the line symbols,
+    /// and the data levels.
+    fn line_symbols(
+        c: &Constellation,
+        training: usize,
+        n: usize,
+        seed: u64,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let lin = super::super::ucode::linear_table(c.law());
+        let mut trn = Trn1d::new(c.law(), 88);
+        let mut x: Vec<f32> = (0..training).map(|_| trn.next_value()).collect();
+        let data: Vec<f32> = (0..n)
+            .map(|k| {
+                let iv = c.interval(k % FRAME);
+                let u = iv[rng.random_range(0..iv.len())];
+                let v = lin[usize::from(u)] as f32 / 32768.0;
+                if rng.random_bool(0.5) {
+                    v
+                } else {
+                    -v
+                }
+            })
+            .collect();
+        x.extend_from_slice(&data);
+        x.extend((0..GUARD).map(|_| trn.next_value()));
+        (x, data)
+    }
+
+    /// A loop-like channel: `delay` samples, a short low-pass spread, a
+    /// transformer's slow high-pass tail, a little noise.
+    fn channel(x: &[f32], delay: usize, noise: f32, seed: u64) -> Vec<f32> {
+        let h = [0.02f32, 0.9, 0.25, -0.06, 0.02];
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let mut y = vec![0f32; x.len() + delay + h.len()];
+        for (n, &v) in x.iter().enumerate() {
+            for (k, &g) in h.iter().enumerate() {
+                y[n + delay + k] += g * v;
+            }
+        }
+        // High-pass: y − (one-pole low-pass of y), a 30 Hz corner.
+        let a = (-std::f32::consts::TAU * 30.0 / 8000.0).exp();
+        let mut lp = 0.0f32;
+        for v in &mut y {
+            lp = a * lp + (1.0 - a) * *v;
+            *v -= lp;
+        }
+        for v in &mut y {
+            *v += noise * (rng.random::<f32>() - 0.5) * 3.46;
+        }
+        y
+    }
+
+    fn equalize(eq: &mut PcmEqualizer, y: &[f32], chunk: usize) -> Vec<(f32, f32)> {
+        let mut out = Vec::new();
+        for c in y.chunks(chunk) {
+            eq.push(c, &mut out);
+        }
+        eq.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn trains_then_decides_every_56k_symbol_right() {
+        let c = Constellation::design(Law::Mu, 36, 127).unwrap();
+        let (x, data) = line_symbols(&c, 6000, 60_000, 1);
+        let y = channel(&x, 9, 1e-5, 2);
+        let mut eq = PcmEqualizer::new(cfg(6000), &c);
+        let out = equalize(&mut eq, &y, 4096);
+        let t = eq.trained().unwrap().clone();
+        assert_eq!(t.delay, 10, "{t:?}");
+        assert!(t.snr_db > 60.0, "{t:?}");
+        assert_eq!(out.len(), data.len());
+        let slicer = Slicer::new(&c);
+        let wrong = out
+            .iter()
+            .zip(&data)
+            .enumerate()
+            .filter(|(k, ((y, _), &x))| slicer.slice(k % FRAME, *y).2 != x)
+            .count();
+        assert_eq!(wrong, 0);
+    }
+
+    #[test]
+    fn same_output_whatever_the_chunking() {
+        let c = Constellation::design(Law::A, 30, 127).unwrap();
+        let (x, _) = line_symbols(&c, 2040, 3000, 3);
+        let y = channel(&x, 4, 1e-4, 4);
+        let one = equalize(&mut PcmEqualizer::new(cfg(2040), &c), &y, 4096);
+        for chunk in [1, 7, 333] {
+            let again = equalize(&mut PcmEqualizer::new(cfg(2040), &c), &y, chunk);
+            assert!(again == one, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn garbage_and_silence_never_panic() {
+        let c = Constellation::design(Law::Mu, 24, 127).unwrap();
+        for x in [f32::NAN, f32::INFINITY, 1e30, 0.0] {
+            let mut eq = PcmEqualizer::new(cfg(2040), &c);
+            let out = equalize(&mut eq, &vec![x; 9000], 1000);
+            assert!(out.iter().all(|(y, e)| y.is_finite() && e.is_finite()));
+        }
+        // Cut short in the training: nothing comes out.
+        let mut eq = PcmEqualizer::new(cfg(2040), &c);
+        assert!(equalize(&mut eq, &[0.1; 100], 10).is_empty());
+    }
+
+    #[test]
+    fn cholesky_solves_a_known_system() {
+        // A = [[4, 2], [2, 3]] (lower triangle given), b = [2, 1] → x = [0.5, 0].
+        let mut a = vec![4.0, 0.0, 2.0, 3.0];
+        let x = cholesky_solve(&mut a, &[2.0, 1.0], 2).unwrap();
+        assert!((x[0] - 0.5).abs() < 1e-12 && x[1].abs() < 1e-12, "{x:?}");
+        let mut singular = vec![0.0; 4];
+        assert!(cholesky_solve(&mut singular, &[1.0, 1.0], 2).is_none());
+    }
+}
