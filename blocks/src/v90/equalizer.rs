@@ -36,6 +36,16 @@ const GUARD_MATCH: usize = 96;
 /// independent of TRN1d, gives about 1/√96 ≈ 0.1.
 const GUARD_CORRELATION: f64 = 0.4;
 
+/// One equalized data symbol: the soft value, the decision (label and
+/// sign, V.90 §5.4.6: true = positive) and the decision error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Symbol {
+    pub soft: f32,
+    pub label: u8,
+    pub positive: bool,
+    pub error: f32,
+}
+
 /// How an equalizer is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -81,10 +91,19 @@ pub struct PcmEqualizer {
     delay: usize,
     /// f then b.
     taps: Vec<f32>,
-    /// Past decisions, most recent first (fb_taps of them).
+    /// Past decisions, stored twice so that `past[past_pos..past_pos + fb_taps]`
+    /// is always the last fb_taps of them, most recent first.
     past: Vec<f32>,
+    past_pos: usize,
+    /// A window padded with silence, where the line has ended.
+    win: Vec<f32>,
+    /// NLMS normalisation: the expected |z|² of the taps' input vector,
+    /// from the training (the line's power over the FFE span plus the
+    /// symbols' power over the feedback span), fixed so each step costs no
+    /// extra dot products.
+    norm: f32,
     /// Equalized data symbols held back until it is known they are not guard.
-    held: Vec<(f32, f32)>,
+    held: Vec<Symbol>,
     trained: Option<Trained>,
     /// Running sum of squared decision errors and their count (data).
     err_sum: f64,
@@ -106,7 +125,10 @@ impl PcmEqualizer {
             phase: Phase::Training,
             delay: 0,
             taps: vec![0.0; n],
-            past: vec![0.0; cfg.fb_taps],
+            past: vec![0.0; 2 * cfg.fb_taps],
+            past_pos: 0,
+            win: vec![0.0; cfg.ff_taps],
+            norm: 1.0,
             held: Vec::new(),
             trained: None,
             err_sum: 0.0,
@@ -144,9 +166,9 @@ impl PcmEqualizer {
         self.delay + self.cfg.ff_taps - precursor_taps(self.cfg.ff_taps)
     }
 
-    /// Takes line samples; appends (soft value, decision error) of each data
-    /// symbol it can now equalize to `out`, holding back the last GUARD.
-    pub fn push(&mut self, samples: &[f32], out: &mut Vec<(f32, f32)>) {
+    /// Takes line samples; appends each data symbol it can now equalize to
+    /// `out`, holding back the last GUARD + GUARD_MATCH (they may be guard).
+    pub fn push(&mut self, samples: &[f32], out: &mut Vec<Symbol>) {
         self.rx.extend(samples.iter().map(|&x| {
             if x.is_finite() {
                 x.clamp(-4.0, 4.0)
@@ -166,7 +188,7 @@ impl PcmEqualizer {
 
     /// End of the line signal: equalizes the rest (the line is silent after
     /// it), finds where the guard starts and appends the data symbols before it.
-    pub fn finish(&mut self, out: &mut Vec<(f32, f32)>) {
+    pub fn finish(&mut self, out: &mut Vec<Symbol>) {
         if matches!(self.phase, Phase::Training) {
             if self.rx.len() <= self.cfg.training {
                 return;
@@ -217,11 +239,11 @@ impl PcmEqualizer {
         self.release(out, 0);
     }
 
-    fn release(&mut self, out: &mut Vec<(f32, f32)>, keep: usize) {
+    fn release(&mut self, out: &mut Vec<Symbol>, keep: usize) {
         if self.held.len() > keep {
             let n = self.held.len() - keep;
-            for &(_, e) in &self.held[..n] {
-                self.err_sum += f64::from(e) * f64::from(e);
+            for sym in &self.held[..n] {
+                self.err_sum += f64::from(sym.error) * f64::from(sym.error);
                 self.err_n += 1;
             }
             out.extend(self.held.drain(..n));
@@ -259,12 +281,12 @@ impl PcmEqualizer {
                 z[nf + j] = -f64::from(self.train[s - 1 - j]);
             }
             let x = f64::from(self.train[s]);
+            // Rank-one update of the lower triangle, row by row.
             for a in 0..n {
                 let za = z[a];
                 p[a] += za * x;
-                let row = &mut phi[a * n..a * n + a + 1];
-                for (b, v) in row.iter_mut().enumerate() {
-                    *v += za * z[b];
+                for (v, &zb) in phi[a * n..=a * n + a].iter_mut().zip(&z[..=a]) {
+                    *v += za * zb;
                 }
             }
             count += 1;
@@ -311,7 +333,16 @@ impl PcmEqualizer {
         // The feedback filter starts from the last training symbols.
         for j in 0..nb {
             self.past[j] = self.train[t - 1 - j];
+            self.past[j + nb] = self.train[t - 1 - j];
         }
+        self.past_pos = 0;
+        let line_power = self.rx[..t.min(self.rx.len())]
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            / t.max(1) as f64;
+        let norm = nf as f64 * line_power + nb as f64 * sx / count.max(1) as f64;
+        self.norm = if norm > 0.0 { norm as f32 } else { 1.0 };
         self.phase = Phase::Tracking { next: t };
     }
 
@@ -324,40 +355,63 @@ impl PcmEqualizer {
         let (nf, nb) = (self.cfg.ff_taps, self.cfg.fb_taps);
         let pre = precursor_taps(nf);
         let reach = self.reach();
+        let g_scale = self.cfg.mu / self.norm;
         let mut s = next;
-        let mut win = vec![0f32; nf];
+        let mut interval = (s - self.cfg.training) % FRAME;
         loop {
             let have = self.base + self.rx.len();
             let needed = if all { s + self.delay + 1 } else { s + reach };
             if needed > have {
                 break;
             }
-            // Window r[s + delay − pre .. + nf], zero beyond the line's end.
-            let start = s + self.delay;
-            for (k, w) in win.iter_mut().enumerate() {
-                let idx = (start + k).checked_sub(pre + self.base);
-                *w = idx.and_then(|i| self.rx.get(i)).copied().unwrap_or(0.0);
-            }
+            // Window r[s + delay − pre .. + nf]: a slice of the line where it
+            // lies inside it, else a copy padded with silence.
+            let first = (s + self.delay).checked_sub(pre + self.base);
+            let win: &[f32] = match first {
+                Some(i) if i + nf <= self.rx.len() => &self.rx[i..i + nf],
+                _ => {
+                    for (k, w) in self.win.iter_mut().enumerate() {
+                        let idx = (s + self.delay + k).checked_sub(pre + self.base);
+                        *w = idx.and_then(|i| self.rx.get(i)).copied().unwrap_or(0.0);
+                    }
+                    &self.win
+                }
+            };
+            let past = &self.past[self.past_pos..self.past_pos + nb];
             let (ff, fb) = self.taps.split_at_mut(nf);
-            let y = dot(ff, &win) - dot(fb, &self.past);
-            let interval = (s - self.cfg.training) % FRAME;
-            let d = self.slicer.slice(interval, y).2;
+            let y = dot(ff, win) - dot(fb, past);
+            let (label, positive, d) = self.slicer.slice(interval, y);
+            interval = if interval + 1 == FRAME {
+                0
+            } else {
+                interval + 1
+            };
             let e = d - y;
-            if self.cfg.mu > 0.0 {
-                let norm = dot(&win, &win) + dot(&self.past, &self.past) + 1e-12;
-                let g = self.cfg.mu * e / norm;
-                for (t, &x) in ff.iter_mut().zip(&win) {
+            if g_scale > 0.0 {
+                let g = g_scale * e;
+                for (t, &x) in ff.iter_mut().zip(win) {
                     *t += g * x;
                 }
-                for (t, &x) in fb.iter_mut().zip(&self.past) {
+                for (t, &x) in fb.iter_mut().zip(past) {
                     *t -= g * x;
                 }
             }
             if nb > 0 {
-                self.past.rotate_right(1);
-                self.past[0] = d;
+                // Newest first: past[pos..pos + nb] is x̂[s], x̂[s − 1], …
+                self.past_pos = if self.past_pos == 0 {
+                    nb - 1
+                } else {
+                    self.past_pos - 1
+                };
+                self.past[self.past_pos] = d;
+                self.past[self.past_pos + nb] = d;
             }
-            self.held.push((y, e));
+            self.held.push(Symbol {
+                soft: y,
+                label,
+                positive,
+                error: e,
+            });
             s += 1;
         }
         self.phase = Phase::Tracking { next: s };
@@ -416,7 +470,7 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
 
 struct EqualizerBlock {
     eq: PcmEqualizer,
-    out: Vec<(f32, f32)>,
+    out: Vec<Symbol>,
     consumed: u64,
     reported: bool,
     finished: bool,
@@ -425,14 +479,19 @@ struct EqualizerBlock {
 impl EqualizerBlock {
     fn emit(&mut self, io: &mut modemflow_flow::WorkIo<'_>, space: usize) -> usize {
         let n = self.out.len().min(space);
-        {
-            let soft = io.outputs[0].items::<f32>();
-            soft.extend(self.out[..n].iter().map(|p| p.0));
-        }
-        {
-            let err = io.outputs[1].items::<f32>();
-            err.extend(self.out[..n].iter().map(|p| p.1));
-        }
+        let sym = &self.out[..n];
+        io.outputs[0]
+            .items::<u8>()
+            .extend(sym.iter().map(|s| s.label));
+        io.outputs[1]
+            .items::<u8>()
+            .extend(sym.iter().map(|s| u8::from(s.positive)));
+        io.outputs[2]
+            .items::<f32>()
+            .extend(sym.iter().map(|s| s.soft));
+        io.outputs[3]
+            .items::<f32>()
+            .extend(sym.iter().map(|s| s.error));
         self.out.drain(..n);
         n
     }
@@ -477,7 +536,7 @@ impl modemflow_flow::Block for EqualizerBlock {
         &mut self,
         io: &mut modemflow_flow::WorkIo<'_>,
     ) -> Result<modemflow_flow::Status, String> {
-        let space = io.outputs[0].space().min(io.outputs[1].space());
+        let space = io.outputs.iter().map(|o| o.space()).min().unwrap_or(0);
         let sent = self.emit(io, space);
         // New input only once everything equalized so far is out.
         if self.out.is_empty() && !self.finished {
@@ -554,10 +613,11 @@ pub fn spec() -> modemflow_flow::BlockSpec {
          `pcm_train` sends (same `training`, `u_info`, `law`): the equalizer finds the bulk delay by correlation \
          (up to 128 samples), solves the least-squares taps over the whole training (this also sets the gain, \
          so no separate AGC is needed), then runs decision-directed on the data constellation of `rate`, `sr`, \
-         `law`, `max_ucode`, adapting with normalised LMS step `mu` (0 freezes the taps). It outputs one soft \
-         value per data symbol on the line's scale (signed Table 1 value / 32768), without the training and \
-         without the guard `pcm_train` sends after the data (found by matching TRN1d's continuation), and on \
-         `error` each symbol's decision error. Events: `training` (delay, SNR and MSE over the training, all \
+         `law`, `max_ucode`, adapting with normalised LMS step `mu` (0 freezes the taps). Per data symbol it \
+         outputs its decision (`labels`, `signs`, as `pcm_slicer` would give them) and, for probes, the soft \
+         value on the line's scale (signed Table 1 value / 32768) and the decision error; the training and the \
+         guard `pcm_train` sends after the data (found on the line by correlation with TRN1d's continuation) \
+         are removed. Events: `training` (delay, SNR and MSE over the training, all \
          taps) and, at the end, `equalizer` (the decision error's power over the data).",
     )
     .param(
@@ -586,7 +646,31 @@ pub fn spec() -> modemflow_flow::BlockSpec {
             ItemType::F32,
             "line samples, 8000/s, starting with TRN1d",
         ))
-        .output(PortSpec::new("out", ItemType::F32, "equalized data symbols").rate(Rate::Varies))
+        .output(
+            PortSpec::new(
+                "labels",
+                ItemType::Octet,
+                "decided label of each data symbol (label 0 = largest Ucode)",
+            )
+            .rate(Rate::Varies),
+        )
+        .output(
+            PortSpec::new(
+                "signs",
+                ItemType::Bit,
+                "decided sign of each data symbol (1 = positive)",
+            )
+            .rate(Rate::Varies),
+        )
+        .output(
+            PortSpec::new(
+                "out",
+                ItemType::F32,
+                "equalized soft value of each data symbol (optional, for probes)",
+            )
+            .rate(Rate::Varies)
+            .optional(),
+        )
         .output(
             PortSpec::new(
                 "error",
@@ -688,7 +772,7 @@ mod tests {
         y
     }
 
-    fn equalize(eq: &mut PcmEqualizer, y: &[f32], chunk: usize) -> Vec<(f32, f32)> {
+    fn equalize(eq: &mut PcmEqualizer, y: &[f32], chunk: usize) -> Vec<Symbol> {
         let mut out = Vec::new();
         for c in y.chunks(chunk) {
             eq.push(c, &mut out);
@@ -713,7 +797,10 @@ mod tests {
             .iter()
             .zip(&data)
             .enumerate()
-            .filter(|(k, ((y, _), &x))| slicer.slice(k % FRAME, *y).2 != x)
+            .filter(|(k, (sym, &x))| {
+                let (label, positive, level) = slicer.slice(k % FRAME, sym.soft);
+                level != x || label != sym.label || positive != sym.positive
+            })
             .count();
         assert_eq!(wrong, 0);
     }
@@ -736,7 +823,9 @@ mod tests {
         for x in [f32::NAN, f32::INFINITY, 1e30, 0.0] {
             let mut eq = PcmEqualizer::new(cfg(2040), &c);
             let out = equalize(&mut eq, &vec![x; 9000], 1000);
-            assert!(out.iter().all(|(y, e)| y.is_finite() && e.is_finite()));
+            assert!(out
+                .iter()
+                .all(|s| s.soft.is_finite() && s.error.is_finite()));
         }
         // Cut short in the training: nothing comes out.
         let mut eq = PcmEqualizer::new(cfg(2040), &c);

@@ -107,6 +107,24 @@ struct Table {
     /// with +∞: the number below |x| is the nearest level's rank from the
     /// smallest. Midpoints of the exact levels are exact in f32.
     thresholds: [f32; THRESHOLDS],
+    /// For each magnitude bin (see [`bin`]), how many thresholds lie below
+    /// the bin's smallest value: where the search for |x| in it starts.
+    start: [u8; BINS],
+}
+
+/// Magnitude bins for the slicer's first guess: an f32's exponent and top
+/// four mantissa bits, i.e. 16 bins per octave — as fine as G.711's 16 steps
+/// per segment, so a bin holds at most a couple of thresholds — from 2^-17
+/// (below the smallest step, 8/32768 = 2^-12) to 2.
+const BIN_SHIFT: u32 = 19;
+const BIN_BASE: u32 = (0x3F80_0000 - (17 << 23)) >> BIN_SHIFT;
+const BINS: usize = ((0x4000_0000 >> BIN_SHIFT) - BIN_BASE + 1) as usize;
+
+/// The bin of a magnitude a ≥ 0 (non-finite and huge values go to the top
+/// bin, tiny ones to the bottom).
+#[inline]
+fn bin(a: f32) -> usize {
+    ((a.to_bits() >> BIN_SHIFT).saturating_sub(BIN_BASE) as usize).min(BINS - 1)
 }
 
 /// The analogue modem's PCM decision (V.90 §5.4.4, §5.4.6): the nearest
@@ -131,10 +149,20 @@ impl Slicer {
             for (r, t) in thresholds.iter_mut().enumerate().take(m.saturating_sub(1)) {
                 *t = (desc[m - 1 - r] + desc[m - 2 - r]) / 2.0;
             }
+            let mut start = [0u8; BINS];
+            for (b, st) in start.iter_mut().enumerate() {
+                let lo = if b == 0 {
+                    0.0
+                } else {
+                    f32::from_bits((b as u32 + BIN_BASE) << BIN_SHIFT)
+                };
+                *st = thresholds.iter().take_while(|&&t| t < lo).count() as u8;
+            }
             Table {
                 m,
                 desc,
                 thresholds,
+                start,
             }
         });
         Slicer { tables }
@@ -158,15 +186,15 @@ impl Slicer {
         let t = &self.tables[i % FRAME];
         let positive = x >= 0.0 || x.is_nan();
         let a = x.abs();
-        // Branch-free binary search: how many thresholds lie below |x|
-        // (NaN compares false everywhere, so it stays at rank 0).
+        // How many thresholds lie below |x|: start from the count below its
+        // magnitude bin and step over the (at most few) inside the bin. NaN
+        // stays at rank 0.
         let mut rank = 0;
-        let mut step = THRESHOLDS / 2;
-        while step > 0 {
-            if t.thresholds[rank + step - 1] < a {
-                rank += step;
+        if !a.is_nan() {
+            rank = usize::from(t.start[bin(a)]);
+            while t.thresholds[rank] < a {
+                rank += 1;
             }
-            step /= 2;
         }
         // rank ≤ M − 1 because the padding is +∞ (and +∞ < +∞ is false).
         let label = t.m.saturating_sub(1).saturating_sub(rank);
