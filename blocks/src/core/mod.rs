@@ -4,6 +4,7 @@ pub mod ber;
 pub mod bit_error;
 pub mod convert;
 pub mod fir;
+pub mod interp;
 pub mod level;
 pub mod prbs;
 pub mod stream;

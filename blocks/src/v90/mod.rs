@@ -9,6 +9,7 @@ pub mod modulus;
 pub mod params;
 pub mod rates;
 pub mod shaper;
+pub mod timing;
 pub mod training;
 pub mod ucode;
 
