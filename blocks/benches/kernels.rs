@@ -118,6 +118,7 @@ fn pcm_equalizer(bencher: Bencher, taps: (usize, usize)) {
         ff_taps: taps.0,
         fb_taps: taps.1,
         mu: 0.002,
+        timing: false,
     };
     let mut out = Vec::with_capacity(N + 1024);
     bencher.counter(ItemsCount::new(N)).bench_local(|| {
