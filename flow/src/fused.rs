@@ -16,6 +16,10 @@ struct State {
     consumers: Vec<Vec<(usize, usize)>>,
 }
 
+/// Items a queue may hold while the scheduler is relaxed: far more than any
+/// block needs at once (an equalizer's training is some thousands).
+const RELAXED_CAP: usize = 1 << 20;
+
 pub(crate) fn run(
     mut slots: Vec<Slot>,
     edges: &[Link],
@@ -67,7 +71,11 @@ pub(crate) fn run(
                     .map(|&(c, cp)| slots[c].inputs[cp].available())
                     .max()
                     .unwrap_or(0);
-                let limit = if relaxed || buffered < chunk {
+                // Relaxed (after a round without progress): a block that needs
+                // more than a chunk of input may get it, up to a cap, so that
+                // a graph stuck on a feedback input stalls with an error
+                // instead of filling memory.
+                let limit = if buffered < chunk || (relaxed && buffered < RELAXED_CAP) {
                     chunk
                 } else {
                     0

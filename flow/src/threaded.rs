@@ -5,7 +5,7 @@ use crate::block::{inputs_exhausted, Event, Status};
 use crate::item::Buf;
 use crate::runtime::{Link, RunError, Shared, Slot};
 use crossbeam_channel::{bounded, Receiver, Select, SendTimeoutError, Sender, TrySendError};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -42,6 +42,14 @@ pub(crate) fn run(
         .iter()
         .map(|s| (0..s.outputs.len()).map(|_| bounded(2 * QUEUE)).collect())
         .collect();
+    // Per block and output, the blocks it feeds: a block whose every
+    // consumer has finished stops, even if it never sends again (a sender
+    // only learns of a finished consumer when it sends).
+    let mut consumers: Vec<Vec<Vec<usize>>> = slots
+        .iter()
+        .map(|s| vec![Vec::new(); s.outputs.len()])
+        .collect();
+    let finished: Vec<AtomicBool> = slots.iter().map(|_| AtomicBool::new(false)).collect();
     let mut give_back: Vec<Vec<Option<Sender<Buf>>>> = slots
         .iter()
         .map(|s| (0..s.inputs.len()).map(|_| None).collect())
@@ -49,6 +57,7 @@ pub(crate) fn run(
     for &((f, fp), (t, tp)) in edges {
         let (tx, rx) = bounded(QUEUE);
         senders[f][fp].push(tx);
+        consumers[f][fp].push(t);
         receivers[t][tp] = Some(rx);
         give_back[t][tp] = Some(returns[f][fp].0.clone());
     }
@@ -62,22 +71,27 @@ pub(crate) fn run(
             .into_iter()
             .zip(receivers)
             .zip(give_back)
-            .zip(spares);
-        for (i, (slot, (((outs, ins), back), spare))) in
+            .zip(spares)
+            .zip(consumers);
+        for (i, (slot, ((((outs, ins), back), spare), consumers))) in
             slots.into_iter().zip(per_block).enumerate()
         {
             let first_error = &first_error;
+            let finished = &finished;
             let name = format!("mf-{}", slot.id);
             let links = Links {
                 outs,
                 ins,
                 back,
                 spare,
+                consumers,
             };
             let _ = std::thread::Builder::new()
                 .name(name)
                 .spawn_scoped(scope, move || {
-                    if let Err(e) = block_thread(i, slot, links, chunk, shared, events) {
+                    let result = block_thread(i, slot, links, chunk, shared, events, finished);
+                    finished[i].store(true, Ordering::Release);
+                    if let Err(e) = result {
                         shared.abort.store(true, Ordering::Relaxed);
                         if let Ok(mut fe) = first_error.lock() {
                             fe.get_or_insert(e);
@@ -102,6 +116,8 @@ struct Links {
     back: Vec<Option<Sender<Buf>>>,
     /// Per output, emptied buffers coming back for reuse.
     spare: Vec<Receiver<Buf>>,
+    /// Per output, the blocks it feeds.
+    consumers: Vec<Vec<usize>>,
 }
 
 fn block_thread(
@@ -111,12 +127,14 @@ fn block_thread(
     chunk: usize,
     shared: &Shared,
     events: &Sender<Event>,
+    finished: &[AtomicBool],
 ) -> Result<(), RunError> {
     let Links {
         mut outs,
         ins,
         back,
         spare,
+        consumers,
     } = links;
     let recycle = |p: usize, old: Buf| {
         if let Some(b) = &back[p] {
@@ -137,7 +155,14 @@ fn block_thread(
         if is_source && shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        if has_outputs && outs.iter().all(|o| o.is_empty()) {
+        // Downstream gone: nothing more is wanted from this block.
+        let wanted = |p: usize| {
+            !outs[p].is_empty()
+                && consumers[p]
+                    .iter()
+                    .any(|&c| !finished[c].load(Ordering::Acquire))
+        };
+        if has_outputs && !(0..outs.len()).any(wanted) {
             break;
         }
         // Take what has arrived, without waiting and without hoarding.

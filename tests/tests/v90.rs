@@ -283,7 +283,7 @@ fn bad_v90_parameters_are_reported_at_their_place() {
             &e,
             3,
             57,
-            &["block `modulus`", "`rate` = 57000", "28000 … 56000"]
+            &["block `modulus`", "`rate` = 57000", "0 … 56000"]
         ),
         "{s}"
     );
@@ -340,4 +340,41 @@ connections:
   - mapper.out -> sink.in
 "
     )
+}
+
+/// D of a rate as modems report it.
+fn d_of(rate: u64) -> u32 {
+    ((rate as f64) * 6.0 / 8000.0).round() as u32
+}
+
+/// `rate` 0: the digital modem sends the DIL after TRN1d, the receiver
+/// measures every Ucode, chooses the rate and constellations, and sends them
+/// back as a CP record through the graph's upstream delay; the data then
+/// runs at that rate. On the default line that is 56 000 bit/s.
+#[test]
+fn the_receiver_chooses_56000_on_a_clean_line() {
+    let ev = downstream(&[("rate", "0")]);
+    let t = event(&ev, "receiver/equalizer", "training");
+    assert_eq!(int(t, "rate"), 56000, "{t:?}");
+    assert_eq!(t.fields["moduli"].as_array().unwrap().len(), 6);
+    assert_clean(&ev, 42, "rate 0, default line");
+}
+
+/// Noise and a digital pad make the receiver ask for less, and what it asks
+/// for comes through without error.
+#[test]
+fn the_chosen_rate_falls_with_the_line_and_stays_clean() {
+    for (set, below) in [
+        (&[("noise_dbm0", "-60")][..], 56000),
+        (&[("pad_db", "3")][..], 48000),
+        (&[("pad_db", "6")][..], 42000),
+    ] {
+        let mut all = vec![("rate", "0")];
+        all.extend_from_slice(set);
+        let ev = downstream(&all);
+        let t = event(&ev, "receiver/equalizer", "training");
+        let rate = int(t, "rate");
+        assert!((28000..below).contains(&rate), "{set:?}: {t:?}");
+        assert_clean(&ev, d_of(rate), &format!("{set:?} at {rate}"));
+    }
 }

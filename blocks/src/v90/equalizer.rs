@@ -16,6 +16,9 @@
 //! data removed), on the line's scale (signed Table 1 value / 32768).
 
 use super::constellation::Constellation;
+use super::cp::Cp;
+use super::designer::{self, Design};
+use super::dil::{self, Dil, DilMeasurement};
 use super::mapper::Slicer;
 use super::rates::FRAME;
 use super::timing::Timing;
@@ -94,6 +97,17 @@ pub struct Symbol {
     pub error: f32,
 }
 
+/// The automatic rate's DIL, its measurement and the design made from it.
+struct AutoState {
+    sr: u32,
+    max_ucode: u8,
+    dil: Vec<(u8, bool)>,
+    filler: Vec<f32>,
+    measured: DilMeasurement,
+    /// Once made: the design (None inside if no rate fits the line).
+    design: Option<Option<Design>>,
+}
+
 /// How an equalizer is set up.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -129,7 +143,13 @@ enum Phase {
 /// The equalizer kernel.
 pub struct PcmEqualizer {
     cfg: Config,
-    slicer: Slicer,
+    /// Decisions on the data constellation (in automatic mode, once designed).
+    slicer: Option<Slicer>,
+    /// Automatic rate: the DIL's symbols and what they measured, until the
+    /// design is made.
+    auto: Option<AutoState>,
+    /// CP records to send (automatic rate).
+    cp_out: Vec<u8>,
     /// The known training symbols.
     train: Vec<f32>,
     /// The guard's symbols (TRN1d continued).
@@ -164,13 +184,46 @@ pub struct PcmEqualizer {
 }
 
 impl PcmEqualizer {
+    /// An equalizer for data on `constellation`.
     pub fn new(cfg: Config, constellation: &Constellation) -> PcmEqualizer {
+        Self::build(cfg, Some(constellation), None)
+    }
+
+    /// An equalizer that learns the line from the DIL after the training
+    /// and chooses the rate and constellations itself (rate 0), for shaping
+    /// with `sr` and Ucodes up to `max_ucode`.
+    pub fn automatic(cfg: Config, sr: u32, max_ucode: u8) -> PcmEqualizer {
+        Self::build(cfg, None, Some((sr, max_ucode)))
+    }
+
+    fn build(
+        cfg: Config,
+        constellation: Option<&Constellation>,
+        auto: Option<(u32, u8)>,
+    ) -> PcmEqualizer {
         let mut trn = Trn1d::new(cfg.law, cfg.u_info);
         let train = (0..cfg.training).map(|_| trn.next_value()).collect();
+        // The DIL and the TRN1d after it come next on the line (pcm_train
+        // sends them when the rate is automatic).
+        let auto = auto.map(|(sr, max_ucode)| {
+            let mut seq = Dil::default();
+            let dil: Vec<(u8, bool)> = (0..dil::LEN).map(|_| seq.next(&mut trn)).collect();
+            let filler: Vec<f32> = (0..dil::FILLER).map(|_| trn.next_value()).collect();
+            AutoState {
+                sr,
+                max_ucode,
+                dil,
+                filler,
+                measured: DilMeasurement::default(),
+                design: None,
+            }
+        });
         let guard = (0..GUARD).map(|_| trn.next_value()).collect();
         let n = cfg.ff_taps + cfg.fb_taps;
         PcmEqualizer {
-            slicer: Slicer::new(constellation),
+            slicer: constellation.map(Slicer::new),
+            auto,
+            cp_out: Vec::new(),
             train,
             guard,
             rx: Vec::new(),
@@ -476,6 +529,48 @@ impl PcmEqualizer {
 
     /// Equalizes every symbol whose window is in (with `all`, every symbol
     /// that has its main sample, the window padded with silence).
+    /// The DIL is in: choose the rate and constellations, and queue the CP.
+    fn design_now(&mut self) {
+        let Some(a) = self.auto.as_mut() else {
+            return;
+        };
+        let design = designer::design(&a.measured, a.sr, a.max_ucode);
+        let cp = match &design {
+            Some(des) => {
+                self.slicer = Some(Slicer::from_levels(&des.levels));
+                Cp {
+                    d: des.d,
+                    ucodes: des.ucodes.clone(),
+                }
+            }
+            None => Cp {
+                d: 0,
+                ucodes: Default::default(),
+            },
+        };
+        self.cp_out.extend(cp.octets());
+        a.design = Some(design);
+    }
+
+    /// CP octets to send (automatic rate), taken.
+    pub fn take_cp(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.cp_out)
+    }
+
+    /// In automatic mode, once made: the design (None if no rate fits).
+    pub fn design(&self) -> Option<Option<&Design>> {
+        self.auto
+            .as_ref()
+            .and_then(|a| a.design.as_ref().map(Option::as_ref))
+    }
+
+    /// The DIL's noise power per interval, once measured.
+    pub fn dil_noise(&self) -> Option<[f64; FRAME]> {
+        let a = self.auto.as_ref()?;
+        a.design.as_ref()?;
+        Some(std::array::from_fn(|i| a.measured.noise(i)))
+    }
+
     fn equalize(&mut self, all: bool) {
         let Phase::Tracking { next } = self.phase else {
             return;
@@ -518,7 +613,50 @@ impl PcmEqualizer {
             let past = &self.past[self.past_pos..self.past_pos + nb];
             let (ff, fb) = self.taps.split_at_mut(nf);
             let y = dot(ff, win) - dot(fb, past);
-            let (label, positive, d) = self.slicer.slice(interval, y);
+            // In automatic mode the DIL and filler come before the data: their
+            // symbols are known, measured, and not passed on.
+            let k = s - self.cfg.training;
+            let known = self.auto.as_ref().and_then(|a| {
+                if k < a.dil.len() {
+                    let (u, positive) = a.dil[k];
+                    Some(dil::value(self.cfg.law, u, positive))
+                } else {
+                    a.filler.get(k - a.dil.len()).copied()
+                }
+            });
+            if let Some(d) = known {
+                if let Some(a) = self.auto.as_mut() {
+                    if let Some(&(u, positive)) = a.dil.get(k) {
+                        a.measured.add(interval, u, positive, y);
+                    }
+                }
+                if nb > 0 {
+                    self.past_pos = if self.past_pos == 0 {
+                        nb - 1
+                    } else {
+                        self.past_pos - 1
+                    };
+                    self.past[self.past_pos] = d;
+                    self.past[self.past_pos + nb] = d;
+                }
+                interval = if interval + 1 == FRAME {
+                    0
+                } else {
+                    interval + 1
+                };
+                s += 1;
+                // The design needs the whole DIL; the filler that follows only
+                // keeps the line busy meanwhile.
+                if self.auto.as_ref().is_some_and(|a| k + 1 == a.dil.len()) {
+                    self.design_now();
+                }
+                continue;
+            }
+            let Some(slicer) = &self.slicer else {
+                // No rate fits the line: nothing can be decided.
+                break;
+            };
+            let (label, positive, d) = slicer.slice(interval, y);
             interval = if interval + 1 == FRAME {
                 0
             } else {
@@ -622,6 +760,8 @@ struct EqualizerBlock {
     consumed: u64,
     reported: bool,
     finished: bool,
+    /// The rate as set (None: the receiver chooses).
+    rate: Option<u32>,
 }
 
 impl EqualizerBlock {
@@ -644,26 +784,54 @@ impl EqualizerBlock {
         n
     }
 
+    /// CP records go out as soon as they are made (they are small and the
+    /// digital modem waits for them).
+    fn send_cp(&mut self, io: &mut modemflow_flow::WorkIo<'_>) {
+        let cp = self.eq.take_cp();
+        if !cp.is_empty() {
+            io.outputs[4].items::<u8>().extend_from_slice(&cp);
+        }
+    }
+
+    /// The `training` event: once trained, or in automatic mode once the
+    /// rate is chosen.
     fn report_training(&mut self, io: &mut modemflow_flow::WorkIo<'_>) {
         if self.reported {
             return;
         }
-        if let Some(t) = self.eq.trained().cloned() {
-            self.reported = true;
-            let (ff, fb) = self.eq.taps();
-            io.emit(
-                "training",
-                serde_json::json!({
-                    "t": self.consumed as f64 / 8000.0,
-                    "delay": t.delay,
-                    "snr_db": round2(t.snr_db),
-                    "mse_dbm0": round2(mse_dbm0(t.mse)),
-                    "ff": ff.iter().map(|&v| round6(v)).collect::<Vec<_>>(),
-                    "fb": fb.iter().map(|&v| round6(v)).collect::<Vec<_>>(),
-                    "clock_ppm": self.eq.clock_ppm().map(round2),
-                }),
-            );
+        let Some(t) = self.eq.trained().cloned() else {
+            return;
+        };
+        let (rate, moduli, dil_noise) = match (self.rate, self.eq.design()) {
+            (Some(r), _) => (r, None, None),
+            (None, None) => return,
+            (None, Some(design)) => (
+                design.map_or(0, |d| super::rates::bit_rate(d.d)),
+                design.map(|d| d.ucodes.iter().map(Vec::len).collect::<Vec<_>>()),
+                self.eq
+                    .dil_noise()
+                    .map(|n| n.iter().map(|&p| round2(mse_dbm0(p))).collect::<Vec<_>>()),
+            ),
+        };
+        self.reported = true;
+        let (ff, fb) = self.eq.taps();
+        let mut fields = serde_json::json!({
+            "t": self.consumed as f64 / 8000.0,
+            "rate": rate,
+            "delay": t.delay,
+            "snr_db": round2(t.snr_db),
+            "mse_dbm0": round2(mse_dbm0(t.mse)),
+        });
+        if let Some(m) = moduli {
+            fields["moduli"] = serde_json::json!(m);
         }
+        if let Some(n) = dil_noise {
+            fields["dil_noise_dbm0"] = serde_json::json!(n);
+        }
+        fields["clock_ppm"] = serde_json::json!(self.eq.clock_ppm().map(round2));
+        fields["ff"] = serde_json::json!(ff.iter().map(|&v| round6(v)).collect::<Vec<_>>());
+        fields["fb"] = serde_json::json!(fb.iter().map(|&v| round6(v)).collect::<Vec<_>>());
+        io.emit("training", fields);
     }
 }
 
@@ -693,10 +861,12 @@ impl modemflow_flow::Block for EqualizerBlock {
             self.eq.push(io.inputs[0].items::<f32>(), &mut self.out);
             io.inputs[0].consume(n);
             self.consumed += n as u64;
+            self.send_cp(io);
             self.report_training(io);
             if io.inputs[0].finished() && io.inputs[0].available() == 0 {
                 self.eq.finish(&mut self.out);
                 self.finished = true;
+                self.send_cp(io);
                 self.report_training(io);
                 if let Some(mse) = self.eq.data_mse() {
                     io.emit(
@@ -728,9 +898,10 @@ impl modemflow_flow::Block for EqualizerBlock {
 }
 
 fn make(a: &modemflow_flow::BlockArgs) -> Result<Box<dyn modemflow_flow::Block>, String> {
-    let constellation = super::params::constellation_arg(a)?;
+    let rate = a.int("rate")?;
+    let law = super::params::law_arg(a)?;
     let cfg = Config {
-        law: constellation.law(),
+        law,
         training: super::training::check_training(a.int("training")?)?,
         u_info: a.int("u_info")?.clamp(0, 127) as u8,
         ff_taps: a.int("ff_taps")?.clamp(1, 512) as usize,
@@ -738,7 +909,12 @@ fn make(a: &modemflow_flow::BlockArgs) -> Result<Box<dyn modemflow_flow::Block>,
         mu: a.float("mu")? as f32,
         timing: a.bool("timing")?,
     };
-    let mut eq = PcmEqualizer::new(cfg, &constellation);
+    let mut eq = if rate == 0 {
+        let max_ucode = a.int("max_ucode")?.clamp(1, 127) as u8;
+        PcmEqualizer::automatic(cfg, super::params::sr_arg(a)?, max_ucode)
+    } else {
+        PcmEqualizer::new(cfg, &super::params::constellation_arg(a)?)
+    };
     eq.set_mu(a.float("mu")? as f32);
     Ok(Box::new(EqualizerBlock {
         eq,
@@ -746,6 +922,7 @@ fn make(a: &modemflow_flow::BlockArgs) -> Result<Box<dyn modemflow_flow::Block>,
         consumed: 0,
         reported: false,
         finished: false,
+        rate: (rate != 0).then_some(rate as u32),
     }))
 }
 
@@ -833,6 +1010,16 @@ pub fn spec() -> modemflow_flow::BlockSpec {
                 "error",
                 ItemType::F32,
                 "decision error of each data symbol (optional, for probes)",
+            )
+            .rate(Rate::Varies)
+            .optional(),
+        )
+        .output(
+            PortSpec::new(
+                "cp",
+                ItemType::Octet,
+                "with rate 0: the rate and constellations chosen after the DIL, as a CP record for the \
+                 digital modem's blocks and the receiver's modulus decoder (optional)",
             )
             .rate(Rate::Varies)
             .optional(),

@@ -10,10 +10,15 @@
 //! Interval i is the symbol index mod 6 counted from the start of the
 //! stream. Both ends build their constellations with
 //! [`Constellation::design`] from `law`, K (from `rate` and `sr`) and
-//! `max_ucode`, so they agree without exchanging them.
+//! `max_ucode`, so they agree without exchanging them; with `rate` = 0 the
+//! mapper instead takes the constellations the receiver chose from its CP
+//! record.
 
 use super::constellation::Constellation;
-use super::params::{constellation_arg, law_param, max_ucode_param, rate_param, sr_param};
+use super::params::{
+    constellation_arg, cp_config, cp_port, fixed_rate_param, law_arg, law_param, max_ucode_arg,
+    max_ucode_param, rate_arg, rate_param, sr_arg, sr_param, CpInput,
+};
 use super::rates::FRAME;
 use super::ucode::{linear, UCODES};
 use crate::core::level::F32_FULL_SCALE_I16;
@@ -137,13 +142,21 @@ pub struct Slicer {
 impl Slicer {
     pub fn new(c: &Constellation) -> Slicer {
         let law = c.law();
+        let levels: [Vec<f32>; FRAME] =
+            std::array::from_fn(|i| c.interval(i).iter().map(|&u| level(law, u)).collect());
+        Slicer::from_levels(&levels)
+    }
+
+    /// A slicer for given positive levels per interval, largest first
+    /// (index = label), e.g. as the receiver measured them: at most 128 per
+    /// interval are used. Levels out of order or not finite give odd
+    /// decisions but no panic.
+    pub fn from_levels(levels: &[Vec<f32>; FRAME]) -> Slicer {
         let tables = std::array::from_fn(|i| {
-            let iv = c.interval(i);
-            let m = iv.len().min(UCODES);
+            let lv = &levels[i];
+            let m = lv.len().min(UCODES);
             let mut desc = [0f32; UCODES];
-            for (d, &u) in desc.iter_mut().zip(&iv[..m]) {
-                *d = level(law, u);
-            }
+            desc[..m].copy_from_slice(&lv[..m]);
             let mut thresholds = [f32::INFINITY; THRESHOLDS];
             // Ascending rank r has level desc[m − 1 − r].
             for (r, t) in thresholds.iter_mut().enumerate().take(m.saturating_sub(1)) {
@@ -169,7 +182,8 @@ impl Slicer {
     }
 
     /// The positive levels of interval `i` (mod 6), largest first: index =
-    /// label, value = Table 1 linear value / 32768.
+    /// label, value = Table 1 linear value / 32768 (from [`Slicer::new`]) or
+    /// as given to [`Slicer::from_levels`].
     pub fn levels(&self, i: usize) -> &[f32] {
         let t = &self.tables[i % FRAME];
         &t.desc[..t.m]
@@ -216,7 +230,11 @@ impl Slicer {
 }
 
 struct MapperBlock {
-    mapper: Mapper,
+    /// `None` until a CP record has set the constellations (`rate` = 0).
+    mapper: Option<Mapper>,
+    sr: u32,
+    law: Law,
+    cp: CpInput,
     /// Interval of the next symbol.
     phase: usize,
     symbols: u64,
@@ -225,18 +243,26 @@ struct MapperBlock {
 
 impl Block for MapperBlock {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let (mapper, phase) = (&mut self.mapper, self.phase);
-        let n = io.map::<u8, u8>(|labels, out| mapper.process(phase, labels, out));
-        self.phase = (phase + n) % FRAME;
-        self.symbols += n as u64;
+        if let Some(cp) = self.cp.poll(io.inputs.get_mut(1))? {
+            let (_, c) = cp_config(&cp, self.sr, self.law)?;
+            self.mapper = Some(Mapper::new(&c));
+        }
+        // Nothing is read before the CP.
+        if let Some(mapper) = &mut self.mapper {
+            let phase = self.phase;
+            let n = io.map::<u8, u8>(|labels, out| mapper.process(phase, labels, out));
+            self.phase = (phase + n) % FRAME;
+            self.symbols += n as u64;
+        }
         if !io.inputs[0].finished() {
             return Ok(Status::Ok);
         }
         if !self.reported {
             self.reported = true;
+            let clamped = self.mapper.as_ref().map_or(0, Mapper::clamped);
             io.emit(
                 "symbols",
-                json!({"symbols": self.symbols, "clamped": self.mapper.clamped()}),
+                json!({"symbols": self.symbols, "clamped": clamped}),
             );
         }
         Ok(Status::Done)
@@ -272,8 +298,19 @@ impl Block for SlicerBlock {
 }
 
 fn make_mapper(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
+    let sr = sr_arg(args)?;
+    let law = law_arg(args)?;
+    max_ucode_arg(args)?;
+    let d = rate_arg(args)?;
+    let mapper = match d {
+        Some(_) => Some(Mapper::new(&constellation_arg(args)?)),
+        None => None,
+    };
     Ok(Box::new(MapperBlock {
-        mapper: Mapper::new(&constellation_arg(args)?),
+        mapper,
+        sr,
+        law,
+        cp: CpInput::new(d),
         phase: 0,
         symbols: 0,
         reported: false,
@@ -303,7 +340,14 @@ pub fn spec_mapper() -> BlockSpec {
          The constellations are `Constellation::design`'s for `law`, K (from `rate` and \
          `sr`: D = `rate`·6/8000, S = 6 − `sr`, K = D − S) and `max_ucode`: the moduli of \
          `modulus_encoder`, and in each interval the Ucodes up to `max_ucode` whose levels \
-         (with their mirror images) lie farthest apart.",
+         (with their mirror images) lie farthest apart. \
+         With `rate` = 0 the receiver chooses (V.90 §8.5.2): the block reads nothing from \
+         `in` until a CP record arrives on `cp`, then uses the record's Ucodes as the \
+         constellations (`max_ucode` does not apply; K from its D and `sr` must fit \
+         2^K ≤ Π M_i) and runs as at that fixed rate. A CP with D = 0 (no rate possible), \
+         one that does not fit, a later different one, or `cp` ending without one is an \
+         error. With a fixed rate `cp` may be left unconnected; if connected, a record \
+         asking for another D is an error (the two ends disagree).",
     )
     .param(rate_param())
     .param(sr_param())
@@ -314,6 +358,7 @@ pub fn spec_mapper() -> BlockSpec {
         ItemType::Octet,
         "labels, 6 per data frame",
     ))
+    .input(cp_port())
     .output(PortSpec::new(
         "out",
         ItemType::Octet,
@@ -347,7 +392,7 @@ pub fn spec_slicer() -> BlockSpec {
          `sr`: D = `rate`·6/8000, S = 6 − `sr`, K = D − S) and `max_ucode`, the same as \
          `pcm_mapper`'s.",
     )
-    .param(rate_param())
+    .param(fixed_rate_param())
     .param(sr_param())
     .param(law_param())
     .param(max_ucode_param())
@@ -372,12 +417,15 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{chunked, items, make as build, run};
+    use crate::testutil::{chunked, items, make as build, run, Events};
+    use crate::v90::cp::Cp;
+    use crate::v90::modulus::drive::{drive, Driven, End, Feed};
     use crate::v90::modulus::{ModulusDecoder, ModulusEncoder};
-    use crate::v90::rates::{bits_per_frame, split, MAX_SR};
+    use crate::v90::params::NO_CP;
+    use crate::v90::rates::{bit_rate, bits_per_frame, split, MAX_SR};
     use crate::v90::ucode::MAX_UCODE;
     use crate::v90::ucode::{octet, signed_linear};
-    use modemflow_flow::Value;
+    use modemflow_flow::{Input, Item, Output, Value};
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
     use rand_pcg::Pcg64;
@@ -693,6 +741,280 @@ mod tests {
             let mut p = params(28000, 0, "mu");
             p.push(("max_ucode", Value::Int(40)));
             assert!(build(&spec, &p).is_ok());
+        }
+    }
+
+    /// The CP a receiver would send for `Constellation::design(law, K,
+    /// max_ucode)` at D with S_r, and that constellation.
+    fn cp_for(law: Law, d: u32, sr: u32, max_ucode: u8) -> (Cp, Constellation) {
+        let (k, _) = split(d, sr).unwrap();
+        let c = Constellation::design(law, k, max_ucode).unwrap();
+        let cp = Cp {
+            d,
+            ucodes: std::array::from_fn(|i| c.interval(i).to_vec()),
+        };
+        (cp, c)
+    }
+
+    fn cp_stream(cp: &Cp, zeros: usize) -> Vec<u8> {
+        let mut v = vec![0; zeros];
+        v.extend(cp.octets());
+        v
+    }
+
+    /// `pcm_mapper` with `params`, `cp` fed from step `from` (`None`:
+    /// unconnected).
+    fn map_block(
+        params: &[(&'static str, Value)],
+        labels: &[u8],
+        cp: Option<(&[u8], usize)>,
+        sizes: &[usize],
+        cap: usize,
+    ) -> Driven {
+        let mut b = build(&spec_mapper(), params).unwrap();
+        let cp = match cp {
+            Some((octets, from)) => Feed::new(ItemType::Octet, octets).from(from),
+            None => Feed::unconnected(ItemType::Octet),
+        };
+        drive(
+            &mut *b,
+            &[Feed::new(ItemType::Octet, labels), cp],
+            &[ItemType::Octet],
+            sizes,
+            cap,
+        )
+    }
+
+    fn mapper_params(rate: i64, sr: i64, law: &str, max_ucode: u8) -> Vec<(&'static str, Value)> {
+        let mut p = params(rate, sr, law);
+        p.push(("max_ucode", Value::Int(i64::from(max_ucode))));
+        p
+    }
+
+    #[test]
+    fn rate_zero_with_a_cp_maps_exactly_as_the_fixed_rate() {
+        let mut rng = Pcg64::seed_from_u64(5);
+        for (law, name) in LAWS {
+            for (d, sr, max_ucode) in [(42, 0, 127), (21, 3, 127), (33, 1, 110), (38, 2, 120)] {
+                let (cp, c) = cp_for(law, d, sr, max_ucode);
+                let stream = cp_stream(&cp, 40);
+                // Labels in range, and a few beyond M_i (clamped and counted).
+                let labels: Vec<u8> = (0..3000)
+                    .map(|j| {
+                        let m = c.interval(j % FRAME).len();
+                        if j % 97 == 5 {
+                            200
+                        } else {
+                            rng.random_range(0..m) as u8
+                        }
+                    })
+                    .collect();
+                let sr = i64::from(sr);
+                let fixed_p = mapper_params(i64::from(bit_rate(d)), sr, name, max_ucode);
+                let want = map_block(&fixed_p, &labels, None, &[4096], 4096);
+                assert_eq!(want.end, End::Done);
+                assert_eq!(want.outputs[0].len(), labels.len());
+                assert!(want.events[0].1["clamped"].as_u64().unwrap() > 0);
+                for (sizes, cap) in [
+                    (&[1][..], 1),
+                    (&[7], 7),
+                    (&[333], 64),
+                    (&[1, 7, 333, 4096], 5),
+                ] {
+                    // The CP's Ucodes are used whatever `max_ucode` says.
+                    let auto_p = mapper_params(0, sr, name, MAX_UCODE);
+                    let r = map_block(&auto_p, &labels, Some((&stream, 0)), sizes, cap);
+                    assert_eq!(r.end, End::Done, "{law:?} D {d} {sizes:?}");
+                    assert_eq!(r.outputs, want.outputs, "{law:?} D {d} {sizes:?}");
+                    assert_eq!(r.events, want.events, "{law:?} D {d} {sizes:?}");
+                    let r = map_block(&fixed_p, &labels, Some((&stream, 0)), sizes, cap);
+                    assert_eq!(r.end, End::Done, "{law:?} D {d} {sizes:?}");
+                    assert_eq!(r.outputs, want.outputs, "{law:?} D {d} {sizes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn labels_before_the_cp_wait_unread_then_all_are_mapped() {
+        let (cp, c) = cp_for(Law::A, 30, 0, MAX_UCODE);
+        let labels: Vec<u8> = (0..600).map(|j| (j % 16) as u8).collect();
+        let want: Vec<u8> = labels
+            .iter()
+            .enumerate()
+            .map(|(j, &l)| c.interval(j % FRAME)[usize::from(l)])
+            .collect();
+        let mut b = build(&spec_mapper(), &params(0, 0, "a")).unwrap();
+        let mut ins = [Input::new(ItemType::Octet), Input::new(ItemType::Octet)];
+        ins[0].push(&u8::wrap(labels.clone()));
+        let mut outs = [Output::new(ItemType::Octet, 10_000)];
+        let mut events = Events::new();
+        let mut call = |ins: &mut [Input], outs: &mut [Output]| {
+            b.work(&mut WorkIo::new(ins, outs, &mut events)).unwrap()
+        };
+        for zeros in [0, 5, 60] {
+            ins[1].push(&u8::wrap(vec![0; zeros]));
+            assert_eq!(call(&mut ins, &mut outs), Status::Ok);
+            assert_eq!(ins[0].available(), labels.len());
+            assert_eq!(ins[1].available(), 0);
+            assert!(outs[0].is_empty());
+        }
+        let octets = cp.octets();
+        ins[1].push(&u8::wrap(octets[..50].to_vec()));
+        assert_eq!(call(&mut ins, &mut outs), Status::Ok);
+        assert!(outs[0].is_empty());
+        ins[1].push(&u8::wrap(octets[50..].to_vec()));
+        ins[0].set_eos();
+        assert_eq!(call(&mut ins, &mut outs), Status::Done);
+        assert_eq!(ins[0].available(), 0);
+        assert_eq!(items::<u8>(&outs[0].take(ItemType::Octet.new_buf(0))), want);
+        // Driven, the CP many steps after the last label.
+        let stream = cp_stream(&cp, 3);
+        for sizes in [&[1][..], &[7], &[100, 3]] {
+            let late = labels.len() + 5;
+            let r = map_block(
+                &params(0, 0, "a"),
+                &labels,
+                Some((&stream, late)),
+                sizes,
+                16,
+            );
+            assert_eq!(r.end, End::Done, "{sizes:?}");
+            assert_eq!(r.outputs[0], want, "{sizes:?}");
+        }
+    }
+
+    #[test]
+    fn bad_or_missing_cps_stop_the_mapper_with_a_clear_error() {
+        let labels = vec![0u8; 120];
+        let (good, _) = cp_for(Law::Mu, 36, 0, MAX_UCODE);
+        let mut empty = good.clone();
+        empty.ucodes[0].clear();
+        let (small, _) = cp_for(Law::Mu, 24, 0, MAX_UCODE);
+        let cases: [(Vec<u8>, &[&str]); 4] = [
+            (
+                cp_stream(
+                    &Cp {
+                        d: 0,
+                        ..good.clone()
+                    },
+                    9,
+                ),
+                &["no V.90 rate", "better line"],
+            ),
+            (
+                cp_stream(
+                    &Cp {
+                        d: 20,
+                        ..good.clone()
+                    },
+                    0,
+                ),
+                &["D = 20", "not V.90"],
+            ),
+            (cp_stream(&empty, 0), &["CP record", "interval 0"]),
+            (
+                cp_stream(&Cp { d: 36, ..small }, 0),
+                &["CP record", "K = 30", "2^K"],
+            ),
+        ];
+        let p = params(0, 0, "mu");
+        for (stream, words) in &cases {
+            let r = map_block(&p, &labels, Some((stream, 0)), &[32], 32);
+            let End::Failed(e) = &r.end else {
+                panic!("{:?} for {words:?}", r.end);
+            };
+            assert!(words.iter().all(|w| e.contains(w)), "{e}");
+            assert!(r.outputs[0].is_empty());
+        }
+        // No record at all.
+        for cp in [None, Some((&[0u8; 10][..], 0))] {
+            let r = map_block(&p, &labels, cp, &[32], 32);
+            assert_eq!(r.end, End::Failed(NO_CP.to_string()));
+        }
+        let mut b = build(&spec_mapper(), &p).unwrap();
+        let e = run(
+            &mut *b,
+            Some(ItemType::Octet),
+            &chunked(&labels, &[32]),
+            &[ItemType::Octet],
+            32,
+            0,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e, NO_CP);
+    }
+
+    #[test]
+    fn a_fixed_rate_mapper_reads_the_cp_and_refuses_another_d() {
+        let labels: Vec<u8> = (0..600).map(|j| (j % 50) as u8).collect();
+        let p = params(56000, 0, "mu");
+        let want = map_block(&p, &labels, None, &[64], 64);
+        let (same, _) = cp_for(Law::Mu, 42, 0, MAX_UCODE);
+        let r = map_block(&p, &labels, Some((&cp_stream(&same, 7), 0)), &[5, 64], 16);
+        assert_eq!(r.end, End::Done);
+        assert_eq!(r.outputs, want.outputs);
+        assert_eq!(r.left, [0, 0]);
+        let (other, _) = cp_for(Law::Mu, 39, 0, MAX_UCODE);
+        let r = map_block(&p, &labels, Some((&cp_stream(&other, 7), 0)), &[5, 64], 16);
+        let End::Failed(e) = &r.end else {
+            panic!("{:?}", r.end);
+        };
+        assert!(e.contains("52000") && e.contains("disagree"), "{e}");
+    }
+
+    #[test]
+    fn mapper_follows_the_receiver_and_the_slicer_needs_a_fixed_rate() {
+        let mut r = Registry::new();
+        register(&mut r);
+        let m = r.get("pcm_mapper").unwrap();
+        let names: Vec<&str> = m.inputs.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["in", "cp"]);
+        assert!(m.inputs[1].optional);
+        assert!(m.doc.contains("`rate` = 0"));
+        assert!(build(&spec_mapper(), &params(0, 3, "a")).is_ok());
+        let s = r.get("pcm_slicer").unwrap();
+        assert_eq!(s.inputs.len(), 1);
+        assert!(!s.param_spec("rate").unwrap().doc.contains("`cp`"));
+        assert!(build(&spec_slicer(), &params(0, 0, "mu")).is_err());
+    }
+
+    #[test]
+    fn a_slicer_from_measured_levels_decides_by_them() {
+        let c = design(Law::Mu, 40000, 0);
+        let exact = Slicer::new(&c);
+        let levels: [Vec<f32>; FRAME] = std::array::from_fn(|i| exact.levels(i).to_vec());
+        let same = Slicer::from_levels(&levels);
+        let mut rng = Pcg64::seed_from_u64(6);
+        for n in 0..5000 {
+            let x = rng.random_range(-1.1f32..1.1);
+            assert_eq!(same.slice(n % FRAME, x), exact.slice(n % FRAME, x));
+        }
+        // Levels as measured, a little off the table: decisions follow them.
+        let scaled: [Vec<f32>; FRAME] =
+            std::array::from_fn(|i| levels[i].iter().map(|l| l * 0.9).collect());
+        let s = Slicer::from_levels(&scaled);
+        for (i, lv) in scaled.iter().enumerate() {
+            for (label, &l) in lv.iter().enumerate() {
+                assert_eq!(s.slice(i, -l), (label as u8, false, -l));
+            }
+        }
+        // Odd input never panics.
+        let odd: [Vec<f32>; FRAME] = [
+            vec![],
+            vec![f32::NAN, 0.5],
+            vec![0.1, 0.9, 0.3],
+            vec![f32::INFINITY, -1.0],
+            vec![0.5; 200],
+            vec![f32::NEG_INFINITY],
+        ];
+        let s = Slicer::from_levels(&odd);
+        for (i, lv) in odd.iter().enumerate() {
+            for x in [0.0, -0.3, 0.7, f32::NAN, f32::INFINITY, -1e30] {
+                let (label, _, _) = s.slice(i, x);
+                assert!(usize::from(label) < lv.len().clamp(1, UCODES));
+            }
         }
     }
 

@@ -3,6 +3,9 @@
 //! decoder stages.
 
 pub mod constellation;
+pub mod cp;
+pub mod designer;
+pub mod dil;
 pub mod equalizer;
 pub mod mapper;
 pub mod modulus;

@@ -8,14 +8,17 @@
 //! index mod 6). The decoder is the inverse, and counts label sets that no
 //! encoder can produce (a symbol error) instead of failing on them.
 //!
-//! This module also holds the `rate` and `sr` parameters every V.90 frame
-//! block shares, so they read and check the same everywhere.
+//! With `rate` = 0 the blocks take D and the moduli from the receiver's CP
+//! record on their `cp` input ([`CpInput`]) before they read any data.
 
 use super::constellation::moduli_for;
-use super::params::{frame_shape, rate_param, sr_param};
+use super::params::{
+    cp_moduli, cp_port, frame_shape, rate_arg, rate_param, sr_arg, sr_param, CpInput,
+};
 use super::rates::{split, FRAME};
 use modemflow_flow::{
-    Block, BlockArgs, BlockSpec, EventSpec, ItemType, PortSpec, Rate, Registry, Status, WorkIo,
+    Block, BlockArgs, BlockSpec, EventSpec, Input, ItemType, PortSpec, Rate, Registry, Status,
+    WorkIo,
 };
 use serde_json::json;
 
@@ -243,26 +246,121 @@ fn frames_for(space: usize, per_frame: usize) -> usize {
     }
 }
 
-struct EncoderBlock(ModulusEncoder);
+/// The items of one frame taken off an input before the whole frame has
+/// arrived. A block keeps a short input here rather than leaving it unread:
+/// a scheduler finishes a block that makes no progress while every input
+/// has either ended or holds items, and an unconnected `cp` input has ended
+/// from the start, so an unread partial frame would end the block early.
+#[derive(Clone, Debug, Default)]
+struct Carry {
+    items: Vec<u8>,
+    /// Items per frame.
+    n: usize,
+}
+
+impl Carry {
+    fn new(n: usize) -> Carry {
+        Carry {
+            items: Vec::with_capacity(n),
+            n,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.items.len() >= self.n
+    }
+
+    /// Tops the frame up from `input`.
+    fn fill(&mut self, input: &mut Input) {
+        let take = self.n.saturating_sub(self.len()).min(input.available());
+        self.items.extend_from_slice(&input.items::<u8>()[..take]);
+        input.consume(take);
+    }
+
+    /// Takes what `input` holds when it is less than a frame (and more than
+    /// nothing).
+    fn stash(&mut self, input: &mut Input) {
+        let n = input.available();
+        if n < self.n {
+            self.items.extend_from_slice(&input.items::<u8>()[..n]);
+            input.consume(n);
+        }
+    }
+}
+
+struct EncoderBlock {
+    /// `None` until a CP record has set the rate (`rate` = 0).
+    enc: Option<ModulusEncoder>,
+    sr: u32,
+    cp: CpInput,
+    /// A partial frame of data bits.
+    carry: Carry,
+}
+
+impl EncoderBlock {
+    fn new(d: Option<u32>, sr: u32, enc: Option<ModulusEncoder>) -> EncoderBlock {
+        let carry = Carry::new(enc.as_ref().map_or(0, ModulusEncoder::frame_bits));
+        EncoderBlock {
+            enc,
+            sr,
+            cp: CpInput::new(d),
+            carry,
+        }
+    }
+}
 
 impl Block for EncoderBlock {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let enc = &self.0;
+        if let Some(cp) = self.cp.poll(io.inputs.get_mut(1))? {
+            let (f, moduli) = cp_moduli(&cp, self.sr)?;
+            let enc = ModulusEncoder::new(f.k, f.s, moduli)?;
+            if let Some(out) = io.outputs.get_mut(2) {
+                out.items::<u8>().extend(cp.octets());
+            }
+            self.carry = Carry::new(enc.frame_bits());
+            self.enc = Some(enc);
+        }
+        let Some(enc) = &self.enc else {
+            // Nothing is read before the CP; with no data to come there is
+            // nothing to wait for.
+            return Ok(if io.inputs[0].finished() {
+                Status::Done
+            } else {
+                Status::Ok
+            });
+        };
         let d = enc.frame_bits();
-        let room = frames_for(io.outputs[0].space(), FRAME)
+        let mut room = frames_for(io.outputs[0].space(), FRAME)
             .min(frames_for(io.outputs[1].space(), enc.s()));
-        let frames = (io.inputs[0].available() / d).min(room);
-        let (labels, signs) = io.outputs.split_at_mut(1);
-        enc.process(
-            &io.inputs[0].items::<u8>()[..frames * d],
-            labels[0].items::<u8>(),
-            signs[0].items::<u8>(),
-        );
         let input = &mut io.inputs[0];
-        input.consume(frames * d);
-        if input.is_eos() && input.available() < d {
+        let (labels, signs) = io.outputs.split_at_mut(1);
+        let (labels, signs) = (labels[0].items::<u8>(), signs[0].items::<u8>());
+        let carry = &mut self.carry;
+        if !carry.is_empty() {
+            carry.fill(input);
+            if carry.is_full() && room > 0 {
+                enc.process(&carry.items, labels, signs);
+                carry.items.clear();
+                room -= 1;
+            }
+        }
+        if carry.is_empty() {
+            let frames = (input.available() / d).min(room);
+            enc.process(&input.items::<u8>()[..frames * d], labels, signs);
+            input.consume(frames * d);
+            carry.stash(input);
+        }
+        if input.finished() && !carry.is_full() {
             // A partial last frame can never be completed.
-            input.consume(input.available());
+            carry.items.clear();
             return Ok(Status::Done);
         }
         Ok(Status::Ok)
@@ -270,61 +368,121 @@ impl Block for EncoderBlock {
 }
 
 struct DecoderBlock {
-    dec: ModulusDecoder,
+    /// `None` until a CP record has set the rate (`rate` = 0).
+    dec: Option<ModulusDecoder>,
+    sr: u32,
+    cp: CpInput,
+    /// Partial frames of labels and of sign bits.
+    labels: Carry,
+    signs: Carry,
     reported: bool,
+}
+
+impl DecoderBlock {
+    fn new(d: Option<u32>, sr: u32, dec: Option<ModulusDecoder>) -> DecoderBlock {
+        let signs = Carry::new(dec.as_ref().map_or(0, ModulusDecoder::s));
+        DecoderBlock {
+            dec,
+            sr,
+            cp: CpInput::new(d),
+            labels: Carry::new(FRAME),
+            signs,
+            reported: false,
+        }
+    }
+
+    /// Decodes what it can; true once either input has ended short of a
+    /// frame.
+    fn decode(&mut self, io: &mut WorkIo<'_>) -> bool {
+        let (ins, _) = io.inputs.split_at_mut(2);
+        let (labels_in, signs_in) = ins.split_at_mut(1);
+        let (labels_in, signs_in) = (&mut labels_in[0], &mut signs_in[0]);
+        let Some(dec) = &mut self.dec else {
+            // Nothing is read before the CP; an input that has ended empty
+            // ends the block (S ≥ 3, so it is short of a frame).
+            return labels_in.finished() || signs_in.finished();
+        };
+        let (d, s) = (dec.frame_bits(), dec.s());
+        let mut room = frames_for(io.outputs[0].space(), d);
+        let out = io.outputs[0].items::<u8>();
+        let (labels, signs) = (&mut self.labels, &mut self.signs);
+        if !labels.is_empty() || !signs.is_empty() {
+            labels.fill(labels_in);
+            signs.fill(signs_in);
+            if labels.is_full() && signs.is_full() && room > 0 {
+                dec.process(&labels.items, &signs.items, out);
+                labels.items.clear();
+                signs.items.clear();
+                room -= 1;
+            }
+        }
+        if labels.is_empty() && signs.is_empty() {
+            let frames = (labels_in.available() / FRAME)
+                .min(signs_in.available().checked_div(s).unwrap_or(usize::MAX))
+                .min(room);
+            dec.process(
+                &labels_in.items::<u8>()[..frames * FRAME],
+                &signs_in.items::<u8>()[..frames * s],
+                out,
+            );
+            labels_in.consume(frames * FRAME);
+            signs_in.consume(frames * s);
+            labels.stash(labels_in);
+            signs.stash(signs_in);
+        }
+        // No further frame once either input has ended short of one.
+        (labels_in.is_eos() && labels.len() + labels_in.available() < FRAME)
+            || (signs_in.is_eos() && signs.len() + signs_in.available() < s)
+    }
 }
 
 impl Block for DecoderBlock {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let (d, s) = (self.dec.frame_bits(), self.dec.s());
-        let frames = (io.inputs[0].available() / FRAME)
-            .min(
-                io.inputs[1]
-                    .available()
-                    .checked_div(s)
-                    .unwrap_or(usize::MAX),
-            )
-            .min(frames_for(io.outputs[0].space(), d));
-        self.dec.process(
-            &io.inputs[0].items::<u8>()[..frames * FRAME],
-            &io.inputs[1].items::<u8>()[..frames * s],
-            io.outputs[0].items::<u8>(),
-        );
-        io.inputs[0].consume(frames * FRAME);
-        io.inputs[1].consume(frames * s);
-        // No further frame once either input has ended short of one.
-        let (labels, signs) = (&io.inputs[0], &io.inputs[1]);
-        let ended = (labels.is_eos() && labels.available() < FRAME)
-            || (signs.is_eos() && signs.available() < s);
-        if !ended {
+        if let Some(cp) = self.cp.poll(io.inputs.get_mut(2))? {
+            let (f, moduli) = cp_moduli(&cp, self.sr)?;
+            let dec = ModulusDecoder::new(f.k, f.s, moduli)?;
+            self.signs = Carry::new(dec.s());
+            self.dec = Some(dec);
+        }
+        if !self.decode(io) {
             return Ok(Status::Ok);
         }
         if !self.reported {
             self.reported = true;
-            io.emit(
-                "frames",
-                json!({"frames": self.dec.frames(), "invalid": self.dec.invalid_frames()}),
-            );
+            let (frames, invalid) = self
+                .dec
+                .as_ref()
+                .map_or((0, 0), |d| (d.frames(), d.invalid_frames()));
+            io.emit("frames", json!({"frames": frames, "invalid": invalid}));
         }
         Ok(Status::Done)
     }
 }
 
 fn make_encoder(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
-    let f = frame_shape(args)?;
-    Ok(Box::new(EncoderBlock(ModulusEncoder::new(
-        f.k,
-        f.s,
-        moduli_for(f.k),
-    )?)))
+    let sr = sr_arg(args)?;
+    let d = rate_arg(args)?;
+    let enc = match d {
+        Some(_) => {
+            let f = frame_shape(args)?;
+            Some(ModulusEncoder::new(f.k, f.s, moduli_for(f.k))?)
+        }
+        None => None,
+    };
+    Ok(Box::new(EncoderBlock::new(d, sr, enc)))
 }
 
 fn make_decoder(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
-    let f = frame_shape(args)?;
-    Ok(Box::new(DecoderBlock {
-        dec: ModulusDecoder::new(f.k, f.s, moduli_for(f.k))?,
-        reported: false,
-    }))
+    let sr = sr_arg(args)?;
+    let d = rate_arg(args)?;
+    let dec = match d {
+        Some(_) => {
+            let f = frame_shape(args)?;
+            Some(ModulusDecoder::new(f.k, f.s, moduli_for(f.k))?)
+        }
+        None => None,
+    };
+    Ok(Box::new(DecoderBlock::new(d, sr, dec)))
 }
 
 pub fn spec_encoder() -> BlockSpec {
@@ -343,7 +501,14 @@ pub fn spec_encoder() -> BlockSpec {
          of constellation i (`pcm_mapper`). The moduli are the smallest equal moduli with \
          Π M_i ≥ 2^K, some reduced by one where the product allows, the same rule as \
          `pcm_mapper`'s constellations. Works on whole frames; a partial last frame is \
-         dropped.",
+         dropped. \
+         With `rate` = 0 the receiver chooses (V.90 §8.5.2): the block reads nothing from \
+         `in` until a CP record arrives on `cp`, then takes D from it and the moduli from \
+         the number of Ucodes in each of its intervals, and runs as at that fixed rate. A \
+         CP with D = 0 (no rate possible), one that does not fit, a later different one, \
+         or `cp` ending without one is an error. With a fixed rate `cp` may be left \
+         unconnected; if connected, a record asking for another D is an error (the two \
+         ends disagree).",
     )
     .param(rate_param())
     .param(sr_param())
@@ -351,6 +516,7 @@ pub fn spec_encoder() -> BlockSpec {
         PortSpec::new("in", ItemType::Bit, "scrambled data bits, D per data frame")
             .rate(Rate::Varies),
     )
+    .input(cp_port())
     .output(
         PortSpec::new("labels", ItemType::Octet, "labels K₀…K₅, 6 per data frame")
             .rate(Rate::Varies),
@@ -362,6 +528,15 @@ pub fn spec_encoder() -> BlockSpec {
             "the S sign bits s₀…s_{S−1} of each data frame",
         )
         .rate(Rate::Varies),
+    )
+    .output(
+        PortSpec::new(
+            "cp_out",
+            ItemType::Octet,
+            "with `rate` 0: the CP record it configured itself from, passed on (for the mapper)",
+        )
+        .rate(Rate::Varies)
+        .optional(),
     )
 }
 
@@ -379,7 +554,10 @@ pub fn spec_decoder() -> BlockSpec {
          encoder could produce (a label ≥ M_i, clamped to M_i − 1, or R₀ ≥ 2^K, reduced \
          mod 2^K) is a symbol error: it is decoded anyway and counted. Works on whole \
          frames; it ends when either input ends short of a frame, and then emits one \
-         `frames` event.",
+         `frames` event. \
+         With `rate` = 0 it follows the receiver's CP record on `cp` as `modulus_encoder` \
+         does: it reads neither `labels` nor `signs` until the record has arrived, then \
+         takes D and the moduli from it.",
     )
     .param(rate_param())
     .param(sr_param())
@@ -396,6 +574,7 @@ pub fn spec_decoder() -> BlockSpec {
         )
         .rate(Rate::Varies),
     )
+    .input(cp_port())
     .output(PortSpec::new("out", ItemType::Bit, "data bits, D per data frame").rate(Rate::Varies))
     .event(EventSpec::new(
         "frames",
@@ -415,12 +594,176 @@ pub fn register(r: &mut Registry) {
     r.register(spec_decoder());
 }
 
+/// A driver for blocks with several inputs, shared by the V.90 block tests.
+#[cfg(test)]
+pub(crate) mod drive {
+    use crate::testutil::{chunked, items, Events};
+    use modemflow_flow::{inputs_exhausted, Block, Buf, Input, ItemType, Output, Status, WorkIo};
+
+    /// One input of a driven block.
+    pub(crate) struct Feed<'a> {
+        ty: ItemType,
+        /// `None`: left unconnected (ended from the start).
+        items: Option<&'a [u8]>,
+        /// The step of its first chunk.
+        from: usize,
+    }
+
+    impl<'a> Feed<'a> {
+        pub(crate) fn new(ty: ItemType, items: &'a [u8]) -> Feed<'a> {
+            Feed {
+                ty,
+                items: Some(items),
+                from: 0,
+            }
+        }
+
+        pub(crate) fn unconnected(ty: ItemType) -> Feed<'a> {
+            Feed {
+                ty,
+                items: None,
+                from: 0,
+            }
+        }
+
+        /// Starts feeding at step `step` instead of 0.
+        pub(crate) fn from(self, step: usize) -> Feed<'a> {
+            Feed { from: step, ..self }
+        }
+    }
+
+    /// How a run ended.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) enum End {
+        /// The block said `Done`.
+        Done,
+        /// It made no progress while its inputs looked exhausted, so a
+        /// scheduler finished it.
+        Exhausted,
+        /// It made no progress with inputs that could still bring data.
+        Stuck,
+        /// `work` returned this error.
+        Failed(String),
+    }
+
+    /// What a run produced.
+    pub(crate) struct Driven {
+        pub outputs: Vec<Vec<u8>>,
+        pub events: Events,
+        pub end: End,
+        /// Items left unread on each input.
+        pub left: Vec<usize>,
+    }
+
+    /// Drives a block with u8 inputs as the schedulers do: step k pushes the
+    /// k-th chunk of every input (sizes cycling through `sizes`; a feed
+    /// starting later is shifted), each work call gets `cap` items of space
+    /// per output, and the block is called until it makes no progress — then,
+    /// if its inputs look exhausted ([`inputs_exhausted`]), it is finished as
+    /// a scheduler would. After the last step every input ends.
+    pub(crate) fn drive(
+        block: &mut dyn Block,
+        feeds: &[Feed<'_>],
+        outputs: &[ItemType],
+        sizes: &[usize],
+        cap: usize,
+    ) -> Driven {
+        let chunks: Vec<Vec<Buf>> = feeds
+            .iter()
+            .map(|f| f.items.map_or(Vec::new(), |v| chunked(v, sizes)))
+            .collect();
+        let mut ins: Vec<Input> = feeds.iter().map(|f| Input::new(f.ty)).collect();
+        for (input, f) in ins.iter_mut().zip(feeds) {
+            if f.items.is_none() {
+                input.set_eos();
+            }
+        }
+        let mut outs: Vec<Output> = outputs.iter().map(|t| Output::new(*t, cap)).collect();
+        let mut r = Driven {
+            outputs: vec![Vec::new(); outputs.len()],
+            events: Events::new(),
+            end: End::Stuck,
+            left: Vec::new(),
+        };
+        // One work call: Ok(progress) or how the run ended.
+        let mut step = |ins: &mut Vec<Input>, r: &mut Driven| -> Result<bool, End> {
+            let before: Vec<usize> = ins.iter().map(Input::available).collect();
+            let status = block
+                .work(&mut WorkIo::new(ins, &mut outs, &mut r.events))
+                .map_err(End::Failed)?;
+            let mut progress = false;
+            for ((o, g), t) in outs.iter_mut().zip(r.outputs.iter_mut()).zip(outputs) {
+                let b = o.take(t.new_buf(cap));
+                progress |= !b.is_empty();
+                g.extend(items::<u8>(&b));
+            }
+            progress |= ins.iter().map(Input::available).ne(before);
+            if status == Status::Done {
+                return Err(End::Done);
+            }
+            if !progress && inputs_exhausted(ins) {
+                return Err(End::Exhausted);
+            }
+            Ok(progress)
+        };
+        let steps = feeds
+            .iter()
+            .zip(&chunks)
+            .map(|(f, c)| f.from + c.len())
+            .max()
+            .unwrap_or(0);
+        let mut result = None;
+        'steps: for k in 0..steps {
+            for ((input, c), f) in ins.iter_mut().zip(&chunks).zip(feeds) {
+                if let Some(b) = k.checked_sub(f.from).and_then(|j| c.get(j)) {
+                    input.push(b);
+                }
+            }
+            loop {
+                match step(&mut ins, &mut r) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(end) => {
+                        result = Some(end);
+                        break 'steps;
+                    }
+                }
+            }
+        }
+        if result.is_none() {
+            ins.iter_mut().for_each(Input::set_eos);
+            for _ in 0..1_000_000 {
+                match step(&mut ins, &mut r) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        result = Some(End::Stuck);
+                        break;
+                    }
+                    Err(end) => {
+                        result = Some(end);
+                        break;
+                    }
+                }
+            }
+        }
+        r.end = result.unwrap_or(End::Stuck);
+        r.left = ins.iter().map(Input::available).collect();
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::drive::{drive, Driven, End, Feed};
     use super::*;
+    use crate::g711::law::Law;
     use crate::testutil::{chunked, items, make as build, run, Events};
-    use crate::v90::rates::{bits_per_frame, MAX_D, MAX_SR, MIN_D};
-    use modemflow_flow::{Buf, Input, Output, Value};
+    use crate::v90::constellation::Constellation;
+    use crate::v90::cp::Cp;
+    use crate::v90::params::NO_CP;
+    use crate::v90::rates::{bit_rate, bits_per_frame, MAX_D, MAX_SR, MIN_D};
+    use crate::v90::ucode::MAX_UCODE;
+    use modemflow_flow::{Input, Item, Output, Value};
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
     use rand_pcg::Pcg64;
@@ -444,86 +787,6 @@ mod tests {
         [("rate", Value::Int(rate)), ("sr", Value::Int(sr))]
     }
 
-    /// What a run of a block with several inputs produced.
-    struct RunN {
-        outputs: Vec<Vec<u8>>,
-        events: Events,
-        done: bool,
-    }
-
-    /// Drives a block with u8 inputs as a scheduler would: step k pushes the
-    /// k-th chunk of every input (sizes cycling through `sizes`), each work
-    /// call gets `cap` items of output space per output, and the block is
-    /// called until it makes no progress; then every input ends.
-    fn run_n(
-        block: &mut dyn Block,
-        inputs: &[(ItemType, &[u8])],
-        outputs: &[ItemType],
-        sizes: &[usize],
-        cap: usize,
-    ) -> RunN {
-        let chunks: Vec<Vec<Buf>> = inputs.iter().map(|(_, v)| chunked(v, sizes)).collect();
-        let mut ins: Vec<Input> = inputs.iter().map(|(t, _)| Input::new(*t)).collect();
-        let mut outs: Vec<Output> = outputs.iter().map(|t| Output::new(*t, cap)).collect();
-        let mut events = Events::new();
-        let mut got = vec![Vec::new(); outputs.len()];
-        let mut step = |ins: &mut Vec<Input>, got: &mut Vec<Vec<u8>>, events: &mut Events| {
-            let before: Vec<usize> = ins.iter().map(Input::available).collect();
-            let n_events = events.len();
-            let status = block
-                .work(&mut WorkIo::new(ins, &mut outs, events))
-                .expect("work");
-            let mut progress = events.len() != n_events;
-            for ((o, g), t) in outs.iter_mut().zip(got.iter_mut()).zip(outputs) {
-                let b = o.take(t.new_buf(cap));
-                progress |= !b.is_empty();
-                g.extend(items::<u8>(&b));
-            }
-            progress |= ins.iter().map(Input::available).ne(before);
-            (status, progress)
-        };
-        let steps = chunks.iter().map(Vec::len).max().unwrap_or(0);
-        for k in 0..steps {
-            for (input, c) in ins.iter_mut().zip(&chunks) {
-                if let Some(b) = c.get(k) {
-                    input.push(b);
-                }
-            }
-            loop {
-                let (status, progress) = step(&mut ins, &mut got, &mut events);
-                if status == Status::Done {
-                    return RunN {
-                        outputs: got,
-                        events,
-                        done: true,
-                    };
-                }
-                if !progress {
-                    break;
-                }
-            }
-        }
-        ins.iter_mut().for_each(Input::set_eos);
-        for _ in 0..1_000_000 {
-            let (status, progress) = step(&mut ins, &mut got, &mut events);
-            if status == Status::Done {
-                return RunN {
-                    outputs: got,
-                    events,
-                    done: true,
-                };
-            }
-            if !progress {
-                break;
-            }
-        }
-        RunN {
-            outputs: got,
-            events,
-            done: false,
-        }
-    }
-
     fn decode_block(
         rate: i64,
         sr: i64,
@@ -531,11 +794,15 @@ mod tests {
         signs: &[u8],
         sizes: &[usize],
         cap: usize,
-    ) -> RunN {
+    ) -> Driven {
         let mut b = build(&spec_decoder(), &params(rate, sr)).unwrap();
-        run_n(
+        drive(
             &mut *b,
-            &[(ItemType::Octet, labels), (ItemType::Bit, signs)],
+            &[
+                Feed::new(ItemType::Octet, labels),
+                Feed::new(ItemType::Bit, signs),
+                Feed::unconnected(ItemType::Octet),
+            ],
             &[ItemType::Bit],
             sizes,
             cap,
@@ -635,6 +902,11 @@ mod tests {
             assert!(err(56000, 4).contains("`sr`"));
             assert!(err(56000, -1).contains("`sr`"));
             assert!(build(&spec, &params(29334, 3)).is_ok());
+            // 0: the receiver chooses; just above it is no rate at all.
+            assert!(build(&spec, &params(0, 3)).is_ok());
+            assert!(err(0, 4).contains("`sr`"));
+            assert!(err(1, 0).contains("not a V.90 rate"));
+            assert!(err(-1, 0).contains("`rate`"));
         }
     }
 
@@ -692,7 +964,7 @@ mod tests {
                 (&[1, 7, 333, 4096], 5),
             ] {
                 let r = decode_block(rate, sr, &labels, &signs, sizes, cap);
-                assert!(r.done);
+                assert_eq!(r.end, End::Done);
                 let out = &r.outputs[0];
                 assert_eq!(out.len(), data.len(), "{rate} {sizes:?}");
                 let d = d as usize;
@@ -715,12 +987,12 @@ mod tests {
         let (labels, signs) = encode(&enc, &data);
         // Signs end after four frames: four frames out, then done.
         let r = decode_block(56000, 0, &labels, &signs[..4 * 6 + 3], &[5], 16);
-        assert!(r.done);
+        assert_eq!(r.end, End::Done);
         assert_eq!(r.outputs[0], data[..4 * 42]);
         assert_eq!(r.events[0].1["frames"], json!(4));
         // Nothing at all.
         let r = decode_block(56000, 0, &[], &[], &[1], 16);
-        assert!(r.done && r.outputs[0].is_empty());
+        assert!(r.end == End::Done && r.outputs[0].is_empty());
         assert_eq!(r.events[0].1["frames"], json!(0));
     }
 
@@ -754,7 +1026,7 @@ mod tests {
             assert_eq!(items::<u8>(&r.outputs[0]), items::<u8>(&want.outputs[0]));
             assert!(items::<u8>(&r.outputs[1]).iter().all(|&b| b <= 1));
             let r = decode_block(rate, sr, &junk, &junk[..15_000], &[1, 77, 4096], 33);
-            assert!(r.done);
+            assert_eq!(r.end, End::Done);
             assert!(r.outputs[0].iter().all(|&b| b <= 1));
             let invalid = r.events[0].1["invalid"].as_u64().unwrap();
             assert!(invalid > 0, "{rate}: random labels hit labels ≥ M_i");
@@ -778,11 +1050,329 @@ mod tests {
         let dec = r.get("modulus_decoder").unwrap();
         assert_eq!(dec.events[0].name, "frames");
         let names = |p: &[PortSpec]| p.iter().map(|p| p.name).collect::<Vec<_>>();
-        assert_eq!(names(&dec.inputs), ["labels", "signs"]);
+        assert_eq!(names(&dec.inputs), ["labels", "signs", "cp"]);
+        let enc = r.get("modulus_encoder").unwrap();
+        assert_eq!(names(&enc.inputs), ["in", "cp"]);
+        for s in [dec, enc] {
+            let cp = s.inputs.last().unwrap();
+            assert!(cp.optional && cp.doc.contains("`rate` = 0"));
+            assert!(s.doc.contains("`rate` = 0"));
+            assert!(s.param_spec("rate").unwrap().doc.contains("`cp` input"));
+        }
         assert_eq!(
             names(&r.get("modulus_encoder").unwrap().outputs),
-            ["labels", "signs"]
+            ["labels", "signs", "cp_out"]
         );
+    }
+
+    /// The CP a receiver would send for the fixed design of D with S_r.
+    fn cp_for(d: u32, sr: u32) -> Cp {
+        let (k, _) = split(d, sr).unwrap();
+        let c = Constellation::design(Law::Mu, k, MAX_UCODE).unwrap();
+        Cp {
+            d,
+            ucodes: std::array::from_fn(|i| c.interval(i).to_vec()),
+        }
+    }
+
+    /// `zeros` idle octets, then the record.
+    fn cp_stream(cp: &Cp, zeros: usize) -> Vec<u8> {
+        let mut v = vec![0; zeros];
+        v.extend(cp.octets());
+        v
+    }
+
+    /// The encoder block at `rate`, `sr`; `cp` fed from step `cp_from`
+    /// (`None`: unconnected).
+    fn encode_block(
+        rate: i64,
+        sr: i64,
+        data: &[u8],
+        cp: Option<(&[u8], usize)>,
+        sizes: &[usize],
+        cap: usize,
+    ) -> Driven {
+        let mut b = build(&spec_encoder(), &params(rate, sr)).unwrap();
+        let cp = match cp {
+            Some((octets, from)) => Feed::new(ItemType::Octet, octets).from(from),
+            None => Feed::unconnected(ItemType::Octet),
+        };
+        drive(
+            &mut *b,
+            &[Feed::new(ItemType::Bit, data), cp],
+            &[ItemType::Octet, ItemType::Bit],
+            sizes,
+            cap,
+        )
+    }
+
+    /// The decoder block likewise.
+    fn decode_cp_block(
+        rate: i64,
+        sr: i64,
+        (labels, signs): (&[u8], &[u8]),
+        cp: Option<(&[u8], usize)>,
+        sizes: &[usize],
+        cap: usize,
+    ) -> Driven {
+        let mut b = build(&spec_decoder(), &params(rate, sr)).unwrap();
+        let cp = match cp {
+            Some((octets, from)) => Feed::new(ItemType::Octet, octets).from(from),
+            None => Feed::unconnected(ItemType::Octet),
+        };
+        drive(
+            &mut *b,
+            &[
+                Feed::new(ItemType::Octet, labels),
+                Feed::new(ItemType::Bit, signs),
+                cp,
+            ],
+            &[ItemType::Bit],
+            sizes,
+            cap,
+        )
+    }
+
+    const CHUNKINGS: [(&[usize], usize); 5] = [
+        (&[1], 1),
+        (&[7], 7),
+        (&[333], 64),
+        (&[4096], 4096),
+        (&[1, 7, 333, 4096], 5),
+    ];
+
+    #[test]
+    fn rate_zero_with_a_cp_gives_exactly_the_fixed_rates_output() {
+        for (d, sr) in [(42, 0), (21, 3), (30, 1), (34, 2)] {
+            let rate = i64::from(bit_rate(d));
+            let cp = cp_stream(&cp_for(d, sr), 50);
+            let enc = ModulusEncoder::for_frame(d, sr).unwrap();
+            let d = d as usize;
+            let frames = 300;
+            let data = random_bits(frames * d + d - 1, rate as u64);
+            let (want_l, want_s) = encode(&enc, &data);
+            let (mut labels, mut signs) = (want_l.clone(), want_s.clone());
+            labels[5 * FRAME + 1] = 250;
+            labels.extend([1, 2]);
+            signs.push(1);
+            let sr = i64::from(sr);
+            let fixed_dec = decode_cp_block(rate, sr, (&labels, &signs), None, &[4096], 4096);
+            assert_eq!(fixed_dec.end, End::Done);
+            assert_eq!(fixed_dec.events[0].1["invalid"], json!(1));
+            for (sizes, cap) in CHUNKINGS {
+                // The fixed rate, with `cp` unconnected: a partial frame
+                // waiting for the rest must not let the block look finished.
+                let fixed = encode_block(rate, sr, &data, None, sizes, cap);
+                assert_eq!(fixed.end, End::Done, "{rate} {sizes:?}");
+                assert_eq!(fixed.outputs, [want_l.clone(), want_s.clone()]);
+                let auto = encode_block(0, sr, &data, Some((&cp, 0)), sizes, cap);
+                assert_eq!(auto.end, End::Done, "{rate} {sizes:?}");
+                assert_eq!(auto.outputs, fixed.outputs, "{rate} {sizes:?}");
+                assert_eq!(auto.left, [0, 0]);
+                let dec = decode_cp_block(0, sr, (&labels, &signs), Some((&cp, 0)), sizes, cap);
+                assert_eq!(dec.end, End::Done, "{rate} {sizes:?}");
+                assert_eq!(dec.outputs, fixed_dec.outputs, "{rate} {sizes:?}");
+                assert_eq!(dec.events, fixed_dec.events);
+                let dec = decode_cp_block(rate, sr, (&labels, &signs), None, sizes, cap);
+                assert_eq!(dec.end, End::Done, "{rate} {sizes:?}");
+                assert_eq!(dec.outputs, fixed_dec.outputs, "{rate} {sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn data_before_the_cp_waits_unread_then_all_of_it_is_processed() {
+        let (d, sr) = (36, 2);
+        let cp = cp_for(d, sr);
+        let enc = ModulusEncoder::for_frame(d, sr).unwrap();
+        let data = random_bits(100 * d as usize, 3);
+        let (want_l, want_s) = encode(&enc, &data);
+        // By hand: every data bit is there, the CP is not.
+        let mut b = build(&spec_encoder(), &params(0, i64::from(sr))).unwrap();
+        let mut ins = [Input::new(ItemType::Bit), Input::new(ItemType::Octet)];
+        ins[0].push(&u8::wrap(data.clone()));
+        ins[0].set_eos();
+        let mut outs = [
+            Output::new(ItemType::Octet, 100_000),
+            Output::new(ItemType::Bit, 100_000),
+        ];
+        let mut events = Events::new();
+        let mut call = |ins: &mut [Input], outs: &mut [Output]| {
+            b.work(&mut WorkIo::new(ins, outs, &mut events)).unwrap()
+        };
+        for zeros in [0, 3, 40] {
+            ins[1].push(&u8::wrap(vec![0; zeros]));
+            assert_eq!(call(&mut ins, &mut outs), Status::Ok);
+            assert_eq!(ins[0].available(), data.len());
+            assert_eq!(ins[1].available(), 0, "idle zeros are read");
+            assert!(outs.iter().all(Output::is_empty));
+        }
+        ins[1].push(&u8::wrap(cp.octets()));
+        assert_eq!(call(&mut ins, &mut outs), Status::Done);
+        assert_eq!(ins[0].available(), 0);
+        assert_eq!(
+            items::<u8>(&outs[0].take(ItemType::Octet.new_buf(0))),
+            want_l
+        );
+        assert_eq!(items::<u8>(&outs[1].take(ItemType::Bit.new_buf(0))), want_s);
+        // Driven: the CP comes many steps after the last data.
+        let stream = cp_stream(&cp, 10);
+        let sr = i64::from(sr);
+        for (sizes, cap) in CHUNKINGS {
+            let late = 1 + data.len() / sizes[0];
+            let r = encode_block(0, sr, &data, Some((&stream, late)), sizes, cap);
+            assert_eq!(r.end, End::Done, "{sizes:?}");
+            assert_eq!(r.outputs, [want_l.clone(), want_s.clone()], "{sizes:?}");
+            let r = decode_cp_block(0, sr, (&want_l, &want_s), Some((&stream, late)), sizes, cap);
+            assert_eq!(r.end, End::Done, "{sizes:?}");
+            assert_eq!(r.outputs[0], data, "{sizes:?}");
+        }
+    }
+
+    #[test]
+    fn idle_zeros_before_the_record_are_skipped() {
+        let cp = cp_for(25, 0);
+        let enc = ModulusEncoder::for_frame(25, 0).unwrap();
+        let data = random_bits(25 * 40, 4);
+        let (want_l, want_s) = encode(&enc, &data);
+        for zeros in [0, 1, 97, 5000] {
+            let stream = cp_stream(&cp, zeros);
+            let r = encode_block(0, 0, &data, Some((&stream, 0)), &[13, 256], 50);
+            assert_eq!(r.end, End::Done, "{zeros}");
+            assert_eq!(r.outputs, [want_l.clone(), want_s.clone()], "{zeros}");
+            let r = decode_cp_block(0, 0, (&want_l, &want_s), Some((&stream, 0)), &[256], 50);
+            assert_eq!(r.end, End::Done, "{zeros}");
+            assert_eq!(r.outputs[0], data, "{zeros}");
+        }
+    }
+
+    #[test]
+    fn cleardown_and_bad_cps_stop_the_run_with_a_clear_error() {
+        let good = cp_for(40, 0);
+        let mut empty = good.clone();
+        empty.ucodes[4].clear();
+        // 16 levels per interval carry K = 24, not the K = 34 of D = 40.
+        let few = Cp {
+            d: 40,
+            ..cp_for(30, 0)
+        };
+        let mut garbage = vec![0, 0, 7];
+        garbage.extend(good.octets());
+        let cases: [(Vec<u8>, &[&str]); 5] = [
+            (
+                cp_stream(
+                    &Cp {
+                        d: 0,
+                        ..good.clone()
+                    },
+                    5,
+                ),
+                &["no V.90 rate", "fixed `rate`"],
+            ),
+            (
+                cp_stream(
+                    &Cp {
+                        d: 50,
+                        ..good.clone()
+                    },
+                    0,
+                ),
+                &["D = 50", "not V.90"],
+            ),
+            (cp_stream(&empty, 0), &["CP record", "interval 4"]),
+            (cp_stream(&few, 0), &["CP record", "K = 34", "2^K ≤ Π M_i"]),
+            (garbage, &["`cp`", "0x07"]),
+        ];
+        let data = random_bits(40 * 30, 5);
+        let (labels, signs) = encode(&ModulusEncoder::for_frame(40, 0).unwrap(), &data);
+        for (stream, words) in &cases {
+            for r in [
+                encode_block(0, 0, &data, Some((stream, 0)), &[64], 64),
+                decode_cp_block(0, 0, (&labels, &signs), Some((stream, 0)), &[64], 64),
+            ] {
+                let End::Failed(e) = &r.end else {
+                    panic!("{:?} for {words:?}", r.end);
+                };
+                assert!(words.iter().all(|w| e.contains(w)), "{e}");
+                assert!(r.outputs.iter().all(Vec::is_empty), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_fixed_rate_reads_the_cp_and_refuses_another_d() {
+        let data = random_bits(42 * 50, 6);
+        let (labels, signs) = encode(&ModulusEncoder::for_frame(42, 0).unwrap(), &data);
+        let same = cp_stream(&cp_for(42, 0), 20);
+        let r = encode_block(56000, 0, &data, Some((&same, 0)), &[7, 100], 16);
+        assert_eq!(r.end, End::Done);
+        assert_eq!(r.outputs, [labels.clone(), signs.clone()]);
+        let r = decode_cp_block(56000, 0, (&labels, &signs), Some((&same, 0)), &[7], 16);
+        assert_eq!(r.end, End::Done);
+        assert_eq!(r.outputs[0], data);
+        assert_eq!(
+            r.left,
+            [0, 0, 0],
+            "the cp stream is read, not left to pile up"
+        );
+        let other = cp_stream(&cp_for(41, 0), 20);
+        for r in [
+            encode_block(56000, 0, &data, Some((&other, 0)), &[7, 100], 16),
+            decode_cp_block(56000, 0, (&labels, &signs), Some((&other, 0)), &[7], 16),
+        ] {
+            let End::Failed(e) = &r.end else {
+                panic!("{:?}", r.end);
+            };
+            assert!(e.contains("54666") && e.contains("56000"), "{e}");
+            assert!(e.contains("disagree"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rate_zero_without_a_cp_is_an_error() {
+        let data = random_bits(42 * 10, 7);
+        let (labels, signs) = encode(&ModulusEncoder::for_frame(42, 0).unwrap(), &data);
+        let zeros = [0u8; 30];
+        for cp in [None, Some((&zeros[..], 0))] {
+            let r = encode_block(0, 0, &data, cp, &[16], 16);
+            assert_eq!(r.end, End::Failed(NO_CP.to_string()));
+            let r = decode_cp_block(0, 0, (&labels, &signs), cp, &[16], 16);
+            assert_eq!(r.end, End::Failed(NO_CP.to_string()));
+        }
+        assert!(NO_CP.contains("connect the receiver's `cp` output"));
+        // A driver that gives the block no `cp` input at all.
+        let mut b = build(&spec_encoder(), &params(0, 0)).unwrap();
+        let e = run(
+            &mut *b,
+            Some(ItemType::Bit),
+            &chunked(&data, &[16]),
+            &[ItemType::Octet, ItemType::Bit],
+            16,
+            0,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e, NO_CP);
+    }
+
+    #[test]
+    fn rate_zero_blocks_end_quietly_when_no_data_comes() {
+        let r = encode_block(0, 0, &[], Some((&[0, 0], 0)), &[1], 16);
+        // Every input ends: `cp` without a record is the error.
+        assert_eq!(r.end, End::Failed(NO_CP.to_string()));
+        // Data ended empty while `cp` is still open: nothing to wait for.
+        let mut b = build(&spec_decoder(), &params(0, 0)).unwrap();
+        let mut ins = [
+            Input::new(ItemType::Octet),
+            Input::new(ItemType::Bit),
+            Input::new(ItemType::Octet),
+        ];
+        ins[0].set_eos();
+        let mut outs = [Output::new(ItemType::Bit, 64)];
+        let mut events = Events::new();
+        let s = b.work(&mut WorkIo::new(&mut ins, &mut outs, &mut events));
+        assert_eq!(s, Ok(Status::Done));
+        assert_eq!(events[0].1["frames"], json!(0));
     }
 
     proptest! {

@@ -9,6 +9,7 @@
 //! line samples around the last data symbol; `pcm_equalizer` trains on the
 //! same sequence and removes both.
 
+use super::dil::{self, Dil};
 use super::rates::FRAME;
 use super::ucode;
 use crate::g711::law::Law;
@@ -80,8 +81,13 @@ pub fn check_training(n: i64) -> Result<usize, String> {
 
 struct Train {
     trn: Trn1d,
+    law: Law,
     /// Training symbols still to send before the data.
     lead: usize,
+    /// With the rate chosen by the receiver: the DIL and the TRN1d after it,
+    /// still to send after the training.
+    dil: Option<(Dil, usize)>,
+    filler: usize,
     /// Guard symbols still to send after it.
     guard: usize,
 }
@@ -96,6 +102,24 @@ impl Block for Train {
         }
         if self.lead > 0 {
             return Ok(Status::Ok);
+        }
+        if let Some((seq, left)) = &mut self.dil {
+            while *left > 0 && out.space() > 0 {
+                let (u, positive) = seq.next(&mut self.trn);
+                out.items::<u8>().push(ucode::octet(self.law, u, positive));
+                *left -= 1;
+            }
+            if *left > 0 {
+                return Ok(Status::Ok);
+            }
+            while self.filler > 0 && out.space() > 0 {
+                let o = self.trn.next_octet();
+                out.items::<u8>().push(o);
+                self.filler -= 1;
+            }
+            if self.filler > 0 {
+                return Ok(Status::Ok);
+            }
         }
         let n = io.inputs[0].available().min(out.space());
         out.items::<u8>()
@@ -118,9 +142,13 @@ impl Block for Train {
 fn make(a: &BlockArgs) -> Result<Box<dyn Block>, String> {
     let law = super::params::law_arg(a)?;
     let lead = check_training(a.int("training")?)?;
+    let auto = a.int("rate")? == 0;
     Ok(Box::new(Train {
         trn: Trn1d::new(law, a.int("u_info")? as u8),
+        law,
         lead,
+        dil: auto.then(|| (Dil::default(), dil::LEN)),
+        filler: if auto { dil::FILLER } else { 0 },
         guard: GUARD,
     }))
 }
@@ -157,11 +185,14 @@ pub fn spec() -> BlockSpec {
             "The digital modem's training signal (V.90 Phase 3, TRN1d): `training` PCM codewords of Ucode \
              `u_info` whose signs come from the GPC scrambler reset to zero and fed ones (1 = positive), then \
              the input codewords unchanged, then 192 more training symbols once the input ends, so that the \
-             receiver's equalizer has line samples beyond the last data symbol. `pcm_equalizer` with the same \
+             receiver's equalizer has line samples beyond the last data symbol. With `rate` 0 (the receiver \
+             chooses) the training is followed by the DIL — every Ucode 0…127 for 48 symbols, each interval \
+             getting it four times with each sign — and 600 more TRN1d symbols, before the data. `pcm_equalizer` with the same \
              `training`, `u_info` and `law` trains on it and removes both. `training` is a multiple of 6, so \
              data frames keep their alignment.",
         )
-        .param(super::params::law_param()),
+        .param(super::params::law_param())
+        .param(super::params::rate_param()),
     )
     .input(PortSpec::new("in", ItemType::Octet, "PCM codewords (data)"))
     .output(
