@@ -529,6 +529,21 @@ impl PcmEqualizer {
 
     /// Equalizes every symbol whose window is in (with `all`, every symbol
     /// that has its main sample, the window padded with silence).
+    /// A decision for the feedback filter: past[pos..pos + nb] holds the
+    /// newest first, x̂[s], x̂[s − 1], …
+    fn push_past(&mut self, d: f32) {
+        let nb = self.cfg.fb_taps;
+        if nb > 0 {
+            self.past_pos = if self.past_pos == 0 {
+                nb - 1
+            } else {
+                self.past_pos - 1
+            };
+            self.past[self.past_pos] = d;
+            self.past[self.past_pos + nb] = d;
+        }
+    }
+
     /// The DIL is in: choose the rate and constellations, and queue the CP.
     fn design_now(&mut self) {
         let Some(a) = self.auto.as_mut() else {
@@ -630,15 +645,7 @@ impl PcmEqualizer {
                         a.measured.add(interval, u, positive, y);
                     }
                 }
-                if nb > 0 {
-                    self.past_pos = if self.past_pos == 0 {
-                        nb - 1
-                    } else {
-                        self.past_pos - 1
-                    };
-                    self.past[self.past_pos] = d;
-                    self.past[self.past_pos + nb] = d;
-                }
+                self.push_past(d);
                 interval = if interval + 1 == FRAME {
                     0
                 } else {
@@ -682,16 +689,7 @@ impl PcmEqualizer {
                     *t -= g * x;
                 }
             }
-            if nb > 0 {
-                // Newest first: past[pos..pos + nb] is x̂[s], x̂[s − 1], …
-                self.past_pos = if self.past_pos == 0 {
-                    nb - 1
-                } else {
-                    self.past_pos - 1
-                };
-                self.past[self.past_pos] = d;
-                self.past[self.past_pos + nb] = d;
-            }
+            self.push_past(d);
             self.held.push(Symbol {
                 soft: y,
                 label,

@@ -45,10 +45,10 @@ fn check(k: u32, s: u32, moduli: &[u32; FRAME]) -> Result<(), String> {
     Ok(())
 }
 
-/// The V.90 §5.4.3 modulus encoder for K bits and moduli M₀…M₅, with the
-/// §5.4.2 input parsing: per frame S sign bits, then K bits.
+/// The shape of one data frame for the modulus coders: K modulus bits, S
+/// sign bits and the moduli M₀…M₅, checked (2^K ≤ Π M_i, V.90 §5.4.3).
 #[derive(Clone, Debug)]
-pub struct ModulusEncoder {
+pub struct Frame {
     k: u32,
     s: usize,
     moduli: [u32; FRAME],
@@ -56,11 +56,11 @@ pub struct ModulusEncoder {
     mask: u64,
 }
 
-impl ModulusEncoder {
-    /// An encoder for K modulus bits, S sign bits and the given moduli.
+impl Frame {
+    /// K modulus bits, S sign bits and the given moduli.
     pub fn new(k: u32, s: u32, moduli: [u32; FRAME]) -> Result<Self, String> {
         check(k, s, &moduli)?;
-        Ok(ModulusEncoder {
+        Ok(Frame {
             k,
             s: s as usize,
             moduli,
@@ -68,8 +68,8 @@ impl ModulusEncoder {
         })
     }
 
-    /// The encoder of D bits per frame with S_r shaping bits, with the moduli
-    /// of [`moduli_for`] (what the V.90 blocks use).
+    /// D bits per frame with S_r shaping bits, with the moduli of
+    /// [`moduli_for`] (what the V.90 blocks use).
     pub fn for_frame(d: u32, sr: u32) -> Result<Self, String> {
         let (k, s) = split(d, sr).ok_or_else(|| format!("D = {d} with S_r = {sr} is not V.90"))?;
         Self::new(k, s, moduli_for(k))
@@ -90,6 +90,31 @@ impl ModulusEncoder {
     /// D = S + K bits per data frame.
     pub fn frame_bits(&self) -> usize {
         self.s + self.k as usize
+    }
+}
+
+/// The V.90 §5.4.3 modulus encoder for K bits and moduli M₀…M₅, with the
+/// §5.4.2 input parsing: per frame S sign bits, then K bits.
+#[derive(Clone, Debug)]
+pub struct ModulusEncoder(Frame);
+
+impl std::ops::Deref for ModulusEncoder {
+    type Target = Frame;
+    fn deref(&self) -> &Frame {
+        &self.0
+    }
+}
+
+impl ModulusEncoder {
+    /// An encoder for K modulus bits, S sign bits and the given moduli.
+    pub fn new(k: u32, s: u32, moduli: [u32; FRAME]) -> Result<Self, String> {
+        Frame::new(k, s, moduli).map(ModulusEncoder)
+    }
+
+    /// The encoder of D bits per frame with S_r shaping bits (moduli of
+    /// [`moduli_for`]).
+    pub fn for_frame(d: u32, sr: u32) -> Result<Self, String> {
+        Frame::for_frame(d, sr).map(ModulusEncoder)
     }
 
     /// The labels K₀…K₅ of R₀ (taken mod 2^K): V.90 §5.4.3, K_i = R_i mod M_i,
@@ -137,50 +162,36 @@ impl ModulusEncoder {
 /// (a label ≥ M_i, or R₀ ≥ 2^K) and decodes them as best it can.
 #[derive(Clone, Debug)]
 pub struct ModulusDecoder {
-    k: u32,
-    s: usize,
-    moduli: [u32; FRAME],
-    mask: u64,
+    frame: Frame,
     frames: u64,
     invalid: u64,
+}
+
+impl std::ops::Deref for ModulusDecoder {
+    type Target = Frame;
+    fn deref(&self) -> &Frame {
+        &self.frame
+    }
 }
 
 impl ModulusDecoder {
     /// A decoder for K modulus bits, S sign bits and the given moduli.
     pub fn new(k: u32, s: u32, moduli: [u32; FRAME]) -> Result<Self, String> {
-        check(k, s, &moduli)?;
         Ok(ModulusDecoder {
-            k,
-            s: s as usize,
-            moduli,
-            mask: (1u64 << k) - 1,
+            frame: Frame::new(k, s, moduli)?,
             frames: 0,
             invalid: 0,
         })
     }
 
-    /// The decoder of D bits per frame with S_r shaping bits, with the moduli
-    /// of [`moduli_for`] (what the V.90 blocks use).
+    /// The decoder of D bits per frame with S_r shaping bits (moduli of
+    /// [`moduli_for`]).
     pub fn for_frame(d: u32, sr: u32) -> Result<Self, String> {
-        let (k, s) = split(d, sr).ok_or_else(|| format!("D = {d} with S_r = {sr} is not V.90"))?;
-        Self::new(k, s, moduli_for(k))
-    }
-
-    pub fn k(&self) -> u32 {
-        self.k
-    }
-
-    pub fn s(&self) -> usize {
-        self.s
-    }
-
-    pub fn moduli(&self) -> [u32; FRAME] {
-        self.moduli
-    }
-
-    /// D = S + K bits per data frame.
-    pub fn frame_bits(&self) -> usize {
-        self.s + self.k as usize
+        Ok(ModulusDecoder {
+            frame: Frame::for_frame(d, sr)?,
+            frames: 0,
+            invalid: 0,
+        })
     }
 
     /// Frames decoded so far.
@@ -307,7 +318,7 @@ struct EncoderBlock {
 
 impl EncoderBlock {
     fn new(d: Option<u32>, sr: u32, enc: Option<ModulusEncoder>) -> EncoderBlock {
-        let carry = Carry::new(enc.as_ref().map_or(0, ModulusEncoder::frame_bits));
+        let carry = Carry::new(enc.as_ref().map_or(0, |e| e.frame_bits()));
         EncoderBlock {
             enc,
             sr,
@@ -380,7 +391,7 @@ struct DecoderBlock {
 
 impl DecoderBlock {
     fn new(d: Option<u32>, sr: u32, dec: Option<ModulusDecoder>) -> DecoderBlock {
-        let signs = Carry::new(dec.as_ref().map_or(0, ModulusDecoder::s));
+        let signs = Carry::new(dec.as_ref().map_or(0, |d| d.s()));
         DecoderBlock {
             dec,
             sr,
