@@ -250,3 +250,29 @@ connections:
         assert!(r.len() > 1000, "{s:?}: {} samples", r.len());
     }
 }
+
+/// A block whose consumers have all finished stops on both schedulers even
+/// when it never sends on one of its outputs again: here the modulus
+/// encoder's `cp_out`, which carries nothing at a fixed rate, feeds the
+/// mapper; once `head` has what it wants and the mapper and shaper are done,
+/// the encoder and the endless PRBS source behind it must stop too. (The
+/// threaded scheduler used to learn of a finished consumer only by sending
+/// to it, and spun forever.)
+#[test]
+fn a_producer_stops_when_every_consumer_is_done_even_if_it_never_sends() {
+    let graph = format!(
+        "blocks:\n  - {{id: src, type: prbs_source}}\n  - {{id: enc, type: '{}', params: {{rate: 40000}}}}\n  - {{id: cut, type: head, params: {{count: 6000}}}}\n  - {{id: sink, type: null_sink}}\nconnections:\n  - src.out -> enc.in\n  - enc.out -> cut.in\n  - cut.out -> sink.in\n",
+        root().join("graphs/v90_encoder.yaml").display()
+    );
+    let g = load_str(&graph, "g.yaml", Path::new("."), &test_registry(), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    for s in [Scheduler::Fused, Scheduler::Threaded] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let g = g.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(run_to_end(&g, &opts(s, 4096)).map(|_| ()));
+        });
+        let done = rx.recv_timeout(Duration::from_secs(60));
+        assert!(matches!(done, Ok(Ok(()))), "{s:?}: {done:?}");
+    }
+}
