@@ -936,14 +936,26 @@ pub fn spec() -> modemflow_flow::BlockSpec {
         "The analogue modem's equalizer: a T-spaced feed-forward filter (`ff_taps`) on the line samples and a \
          decision-feedback filter (`fb_taps`) on past symbols. The line must start with the TRN1d training that \
          `pcm_train` sends (same `training`, `u_info`, `law`): the equalizer finds the bulk delay by correlation \
-         (up to 128 samples), solves the least-squares taps over the whole training (this also sets the gain, \
+         (0 to 127 samples), solves the least-squares taps over the whole training (this also sets the gain, \
          so no separate AGC is needed), then runs decision-directed on the data constellation of `rate`, `sr`, \
          `law`, `max_ucode`, adapting with normalised LMS step `mu` (0 freezes the taps). Per data symbol it \
          outputs its decision (`labels`, `signs`, as `pcm_slicer` would give them) and, for probes, the soft \
          value on the line's scale (signed Table 1 value / 32768) and the decision error; the training and the \
          guard `pcm_train` sends after the data (found on the line by correlation with TRN1d's continuation) \
-         are removed. Events: `training` (delay, SNR and MSE over the training, all \
-         taps) and, at the end, `equalizer` (the decision error's power over the data).",
+         are removed.\n\n\
+         With `timing` the A/D's clock may differ from the network's: the line is resampled at the symbol \
+         instants (96-tap band-limited interpolation); the clock ratio is read from where TRN1d's two ends lie on \
+         the line, refined over the training by three passes that measure the timing error the solved taps leave, \
+         and then tracked by a second-order loop on e·y′.\n\n\
+         With `rate` 0 the receiver chooses: after TRN1d comes the DIL (`pcm_train` with `rate` 0); the \
+         equalizer measures every Ucode's received level in every interval and the noise, picks per interval the \
+         levels at least 13 σ apart and the highest rate whose K bits they carry, decides on the measured \
+         levels, and sends its choice on `cp` (a CP record: D and one Ucode mask per interval) for the digital \
+         modem's `modulus_encoder`/`pcm_mapper` and the receiver's `modulus_decoder`. If not even 28 000 bit/s \
+         fits, the record says cleardown (D = 0).\n\n\
+         Events: `training` (the rate, delay, SNR and MSE over the training, with `rate` 0 the moduli and the DIL \
+         noise per interval, with `timing` the clock offset found, all taps) and, at the end, `equalizer` (the \
+         decision error's power over the data).",
     )
     .param(
         ParamSpec::int("ff_taps", "feed-forward taps (T-spaced)")
@@ -969,7 +981,7 @@ pub fn spec() -> modemflow_flow::BlockSpec {
             .live(),
     );
     super::training::training_params(s)
-        .param(super::params::rate_param())
+        .param(super::params::choosing_rate_param())
         .param(super::params::sr_param())
         .param(super::params::law_param())
         .param(super::params::max_ucode_param())
@@ -1026,7 +1038,8 @@ pub fn spec() -> modemflow_flow::BlockSpec {
             "training",
             "training done",
             &[
-                ("t", "seconds of line signal read when training ended"),
+                ("t", "seconds of line signal read when training (with rate 0: the DIL) ended"),
+                ("rate", "the data rate, bit/s (with rate 0: as chosen; 0 if none fits)"),
                 ("delay", "bulk delay found, samples"),
                 (
                     "snr_db",
@@ -1035,6 +1048,9 @@ pub fn spec() -> modemflow_flow::BlockSpec {
                 ("mse_dbm0", "residual error power over the training, dBm0"),
                 ("ff", "feed-forward taps"),
                 ("fb", "feedback taps"),
+                ("moduli", "with rate 0: levels chosen per interval"),
+                ("dil_noise_dbm0", "with rate 0: noise per interval measured in the DIL, dBm0"),
+                ("clock_ppm", "with timing: the A/D clock's offset found, ppm (null without)"),
             ],
         ))
         .event(modemflow_flow::EventSpec::new(

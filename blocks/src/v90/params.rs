@@ -41,6 +41,20 @@ pub fn rate_param() -> ParamSpec {
     .unit("bit/s")
 }
 
+/// The `rate` parameter of the blocks that start the automatic choice
+/// (`pcm_train` sends the DIL, `pcm_equalizer` measures it and chooses).
+pub fn choosing_rate_param() -> ParamSpec {
+    ParamSpec::int(
+        "rate",
+        "downstream data rate as modems report it: D·8000/6 rounded down for D = 21…42 \
+         bits per data frame (28000, 29333, 30666, 32000, …, 56000); 0 = chosen by the \
+         receiver from the DIL after training",
+    )
+    .default(56000)
+    .range(0.0, 56000.0)
+    .unit("bit/s")
+}
+
 /// The `rate` parameter of a block that has no `cp` input and so needs a
 /// fixed rate.
 pub fn fixed_rate_param() -> ParamSpec {

@@ -186,13 +186,14 @@ pub fn spec() -> BlockSpec {
              `u_info` whose signs come from the GPC scrambler reset to zero and fed ones (1 = positive), then \
              the input codewords unchanged, then 192 more training symbols once the input ends, so that the \
              receiver's equalizer has line samples beyond the last data symbol. With `rate` 0 (the receiver \
-             chooses) the training is followed by the DIL — every Ucode 0…127 for 48 symbols, each interval \
-             getting it four times with each sign — and 600 more TRN1d symbols, before the data. `pcm_equalizer` with the same \
+             chooses) the training is followed by the DIL — every Ucode 0…127 in every interval of the data \
+             frame, eight times, four with each sign, in an order scrambled by TRN1d (6144 symbols) — and 600 \
+             more TRN1d symbols, before the data. `pcm_equalizer` with the same \
              `training`, `u_info` and `law` trains on it and removes both. `training` is a multiple of 6, so \
              data frames keep their alignment.",
         )
         .param(super::params::law_param())
-        .param(super::params::rate_param()),
+        .param(super::params::choosing_rate_param()),
     )
     .input(PortSpec::new("in", ItemType::Octet, "PCM codewords (data)"))
     .output(
