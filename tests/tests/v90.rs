@@ -360,14 +360,15 @@ fn the_receiver_chooses_56000_on_a_clean_line() {
     assert_clean(&ev, 42, "rate 0, default line");
 }
 
-/// Noise and a digital pad make the receiver ask for less, and what it asks
-/// for comes through without error.
+/// Noise, digital pads and robbed bits make the receiver ask for less, and
+/// what it asks for comes through without error.
 #[test]
 fn the_chosen_rate_falls_with_the_line_and_stays_clean() {
     for (set, below) in [
         (&[("noise_dbm0", "-60")][..], 56000),
         (&[("pad_db", "3")][..], 48000),
         (&[("pad_db", "6")][..], 42000),
+        (&[("rbs", "'5'")][..], 56000),
     ] {
         let mut all = vec![("rate", "0")];
         all.extend_from_slice(set);

@@ -104,6 +104,8 @@ struct AutoState {
     dil: Vec<(u8, bool)>,
     filler: Vec<f32>,
     measured: DilMeasurement,
+    /// The feedback filter's memory as the DIL began, for its second pass.
+    past_at_start: Option<(Vec<f32>, usize)>,
     /// Once made: the design (None inside if no rate fits the line).
     design: Option<Option<Design>>,
 }
@@ -215,6 +217,7 @@ impl PcmEqualizer {
                 dil,
                 filler,
                 measured: DilMeasurement::default(),
+                past_at_start: None,
                 design: None,
             }
         });
@@ -544,8 +547,60 @@ impl PcmEqualizer {
         }
     }
 
+    /// The DIL's second pass. In the first, the feedback filter cancelled
+    /// each DIL symbol as sent; where the network changed codes (robbed
+    /// bits, pads) that leaves errors in the symbols after them, which a
+    /// long feedback filter turns into a bias of their measured means. Now
+    /// every symbol is fed back at the level the first pass measured for it,
+    /// and the DIL is measured again.
+    fn remeasure_dil(&mut self) {
+        let (nf, nb) = (self.cfg.ff_taps, self.cfg.fb_taps);
+        let pre = precursor_taps(nf);
+        let t = self.cfg.training;
+        let Some(a) = self.auto.as_mut() else {
+            return;
+        };
+        let Some((past, pos)) = a.past_at_start.clone() else {
+            return;
+        };
+        let (saved_past, saved_pos) = (std::mem::replace(&mut self.past, past), self.past_pos);
+        self.past_pos = pos;
+        let first = a.measured.clone();
+        let mut again = DilMeasurement::default();
+        let (ff, fb) = self.taps.split_at(nf);
+        let mut win = vec![0f32; nf];
+        for (k, &(u, positive)) in a.dil.iter().enumerate() {
+            let s = t + k;
+            for (j, w) in win.iter_mut().enumerate() {
+                let idx = (s + self.delay + j).checked_sub(pre + self.base);
+                *w = idx.and_then(|i| self.rx.get(i)).copied().unwrap_or(0.0);
+            }
+            let past = &self.past[self.past_pos..self.past_pos + nb];
+            let y = dot(ff, &win) - dot(fb, past);
+            let interval = k % FRAME;
+            again.add(interval, u, positive, y);
+            let level = first
+                .level(interval, u)
+                .map_or_else(|| dil::value(self.cfg.law, u, true), |l| l as f32);
+            let d = if positive { level } else { -level };
+            if nb > 0 {
+                self.past_pos = if self.past_pos == 0 {
+                    nb - 1
+                } else {
+                    self.past_pos - 1
+                };
+                self.past[self.past_pos] = d;
+                self.past[self.past_pos + nb] = d;
+            }
+        }
+        a.measured = again;
+        self.past = saved_past;
+        self.past_pos = saved_pos;
+    }
+
     /// The DIL is in: choose the rate and constellations, and queue the CP.
     fn design_now(&mut self) {
+        self.remeasure_dil();
         let Some(a) = self.auto.as_mut() else {
             return;
         };
@@ -641,6 +696,9 @@ impl PcmEqualizer {
             });
             if let Some(d) = known {
                 if let Some(a) = self.auto.as_mut() {
+                    if k == 0 {
+                        a.past_at_start = Some((self.past.clone(), self.past_pos));
+                    }
                     if let Some(&(u, positive)) = a.dil.get(k) {
                         a.measured.add(interval, u, positive, y);
                     }
@@ -701,7 +759,11 @@ impl PcmEqualizer {
         self.phase = Phase::Tracking { next: s };
         // Drop line samples no later window needs, keeping those of the
         // symbols held back, where the guard may start.
-        let keep_from = (s + self.delay).saturating_sub(pre + self.held.len());
+        let mut keep_from = (s + self.delay).saturating_sub(pre + self.held.len());
+        if self.auto.as_ref().is_some_and(|a| a.design.is_none()) {
+            // The DIL's line samples stay until its second pass.
+            keep_from = keep_from.min((self.cfg.training + self.delay).saturating_sub(pre));
+        }
         if keep_from > self.base {
             let drop = (keep_from - self.base).min(self.rx.len());
             self.rx.drain(..drop);
@@ -948,7 +1010,8 @@ pub fn spec() -> modemflow_flow::BlockSpec {
          the line, refined over the training by three passes that measure the timing error the solved taps leave, \
          and then tracked by a second-order loop on e·y′.\n\n\
          With `rate` 0 the receiver chooses: after TRN1d comes the DIL (`pcm_train` with `rate` 0); the \
-         equalizer measures every Ucode's received level in every interval and the noise, picks per interval the \
+         equalizer measures every Ucode's received level in every interval and the noise (twice: the second pass \
+         feeds back the levels the first measured, so codes the network changed do not bias it), picks per interval the \
          levels at least 13 σ apart and the highest rate whose K bits they carry, decides on the measured \
          levels, and sends its choice on `cp` (a CP record: D and one Ucode mask per interval) for the digital \
          modem's `modulus_encoder`/`pcm_mapper` and the receiver's `modulus_decoder`. If not even 28 000 bit/s \
