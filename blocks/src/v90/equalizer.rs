@@ -287,12 +287,12 @@ impl PcmEqualizer {
     pub fn push(&mut self, samples: &[f32], out: &mut Vec<Symbol>) {
         let need = self.cfg.training + MAX_DELAY + self.cfg.ff_taps;
         match &mut self.timing {
+            // NaN counts as silence, anything else is kept within ±4 (far
+            // beyond full scale); written so that it vectorises.
             None => self.rx.extend(samples.iter().map(|&x| {
-                if x.is_finite() {
-                    x.clamp(-4.0, 4.0)
-                } else {
-                    0.0
-                }
+                #[allow(clippy::eq_op)]
+                let y = if x == x { x } else { 0.0 };
+                y.clamp(-4.0, 4.0)
             })),
             Some(tm) => {
                 tm.push(samples);
@@ -385,7 +385,8 @@ impl PcmEqualizer {
                 self.err_sum += f64::from(sym.error) * f64::from(sym.error);
                 self.err_n += 1;
             }
-            out.extend(self.held.drain(..n));
+            out.extend_from_slice(&self.held[..n]);
+            self.held.drain(..n);
         }
     }
 
