@@ -87,15 +87,10 @@ fn trial(c: &Condition, wanted: Channel, other: Channel, octets: &[u8], seed: u6
         d.push(b, &mut got);
     }
     d.flush(&mut got);
-    let msgs: Vec<&Vec<u8>> = got
+    let accepted: Vec<&Vec<u8>> = got
         .iter()
-        .filter(|r| r.sequence == Sequence::CmJm)
+        .filter(|r| r.sequence == Sequence::CmJm && r.accepted)
         .map(|r| &r.octets)
-        .collect();
-    let accepted: Vec<&&Vec<u8>> = msgs
-        .windows(2)
-        .filter(|w| w[0] == w[1])
-        .map(|w| &w[1])
         .collect();
     !accepted.is_empty() && accepted.iter().all(|m| m.as_slice() == octets)
 }

@@ -12,7 +12,6 @@ struct DeframerBlock {
     /// Channel 2 (V.21 high) carries JM; channel 1 carries CI, CM and CJ.
     answerer_channel: bool,
     baud: f64,
-    last: Option<(Sequence, Vec<u8>)>,
     found: Vec<Received>,
 }
 
@@ -22,7 +21,6 @@ impl DeframerBlock {
             deframer: Deframer::new(),
             answerer_channel: a.int("channel")? == 2,
             baud: a.float("baud")?,
-            last: None,
             found: Vec::new(),
         }))
     }
@@ -36,17 +34,11 @@ impl DeframerBlock {
                 (Sequence::Cj, _) => "cj",
                 (Sequence::V92, _) => "v92",
             };
-            // V.8 §7.3, §7.4: a CM or JM counts after two identical
-            // consecutive receptions.
-            let accepted = self
-                .last
-                .as_ref()
-                .is_some_and(|(s, o)| *s == r.sequence && *o == r.octets);
             let f = parse(&r.octets);
             let mut fields = json!({
                 "t": r.start_bit as f64 / self.baud,
                 "octets": hex(&r.octets),
-                "accepted": accepted,
+                "accepted": r.accepted,
             });
             if matches!(r.sequence, Sequence::Ci | Sequence::CmJm) {
                 fields["call_function"] = json!(f.call_function);
@@ -59,7 +51,6 @@ impl DeframerBlock {
                 }
             }
             io.emit(kind, fields);
-            self.last = Some((r.sequence, r.octets));
         }
     }
 }

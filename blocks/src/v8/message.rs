@@ -62,6 +62,9 @@ pub struct Received {
     /// Index of the sequence's first preamble bit in the bit stream (for CJ,
     /// of its first start bit).
     pub start_bit: u64,
+    /// Identical to the sequence reported just before it: V.8 §7.3–7.4
+    /// accept a CM or JM only after two such receptions in a row.
+    pub accepted: bool,
 }
 
 /// Ones of the preamble the deframer insists on before a sync octet. V.8 sends
@@ -105,8 +108,8 @@ pub struct Deframer {
     bit_index: u64,
     zeros: usize,
     zero_start: u64,
-    /// The kind of the last sequence reported.
-    last: Option<Sequence>,
+    /// The last sequence reported.
+    last: Option<(Sequence, Vec<u8>)>,
 }
 
 impl Default for Deframer {
@@ -149,6 +152,7 @@ impl Deframer {
                         sequence: seq,
                         octets: Vec::new(),
                         start_bit: (index + 1).saturating_sub(20),
+                        accepted: false,
                     });
                     self.zeros = 0;
                     self.state = State::Between;
@@ -197,12 +201,13 @@ impl Deframer {
             self.zeros += 1;
             if self.zeros == 3 {
                 self.finish(out);
-                out.push(Received {
+                let cj = Received {
                     sequence: Sequence::Cj,
                     octets: vec![0; 3],
                     start_bit: self.zero_start,
-                });
-                self.last = Some(Sequence::Cj);
+                    accepted: false,
+                };
+                self.report(cj, out);
                 self.state = State::Hunting;
             }
             return;
@@ -215,8 +220,7 @@ impl Deframer {
         // CJ sent right after the ones between two CMs reads as a CI sync and
         // two zero octets (see `finish`): report it now, as the line may go
         // quiet after it and no further bit would end the sequence.
-        if cur.sequence == Sequence::Ci && cur.octets == [0, 0] && self.last == Some(Sequence::CmJm)
-        {
+        if cur.sequence == Sequence::Ci && cur.octets == [0, 0] && self.after_cm_jm() {
             self.finish(out);
             self.state = State::Hunting;
         }
@@ -230,7 +234,7 @@ impl Deframer {
             if cur.sequence == Sequence::Ci
                 && cur.octets.len() >= 2
                 && cur.octets.iter().all(|&o| o == 0)
-                && self.last == Some(Sequence::CmJm)
+                && self.after_cm_jm()
             {
                 cur.sequence = Sequence::Cj;
                 cur.start_bit += (PREAMBLE_ONES as u64).min(cur.start_bit);
@@ -239,11 +243,25 @@ impl Deframer {
             // A sync with no octet after it says nothing (and noise makes
             // such matches now and then).
             if !cur.octets.is_empty() {
-                self.last = Some(cur.sequence);
-                out.push(cur);
+                self.report(cur, out);
             }
         }
         self.zeros = 0;
+    }
+
+    /// Whether the last sequence reported was a CM or JM.
+    fn after_cm_jm(&self) -> bool {
+        matches!(self.last, Some((Sequence::CmJm, _)))
+    }
+
+    /// Marks `r` accepted if it repeats the last sequence, and reports it.
+    fn report(&mut self, mut r: Received, out: &mut Vec<Received>) {
+        r.accepted = self
+            .last
+            .as_ref()
+            .is_some_and(|(s, o)| *s == r.sequence && *o == r.octets);
+        self.last = Some((r.sequence, r.octets.clone()));
+        out.push(r);
     }
 
     /// Reports a sequence still open at the end of the stream.
@@ -470,6 +488,19 @@ mod tests {
         let ci = deframe(&frame(SYNC_CI, &[0xC1]));
         assert_eq!(ci[0].sequence, Sequence::Ci);
         assert!(deframe(&frame(SYNC_CI, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_repeat_of_the_sequence_before_is_accepted() {
+        let cm = frame(SYNC_CM_JM, &[0xC1, 0x65, 0x13]);
+        let other = frame(SYNC_CM_JM, &[0xC1, 0x45, 0x13]);
+        let mut stream = cm.clone();
+        for part in [&cm, &other, &cm, &cm] {
+            stream.extend_from_slice(part);
+        }
+        stream.extend([1; 12]);
+        let got: Vec<bool> = deframe(&stream).iter().map(|r| r.accepted).collect();
+        assert_eq!(got, [false, true, false, false, true]);
     }
 
     #[test]

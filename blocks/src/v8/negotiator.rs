@@ -122,8 +122,6 @@ pub struct Negotiator {
     tone_rx: Option<AnswerToneDetector>,
     fsk_rx: FskDemodulator,
     deframer: Deframer,
-    /// The last sequence read, to find two identical ones in a row.
-    last: Option<(Sequence, Vec<u8>)>,
     /// The CM (caller: its own; answerer: the accepted one) and the JM.
     cm: Option<Offer>,
     jm: Option<Offer>,
@@ -151,7 +149,6 @@ impl Negotiator {
             tx: Tx::Silence,
             fsk_rx,
             deframer: Deframer::new(),
-            last: None,
             jm: None,
             reports: Vec::new(),
             bits: Vec::new(),
@@ -256,17 +253,12 @@ impl Negotiator {
             (Sequence::V92, _) => "v92",
         };
         // V.8 §7.3–7.4: a CM or JM counts after two identical receptions in a row.
-        let accepted = r.sequence == Sequence::CmJm
-            && self
-                .last
-                .as_ref()
-                .is_some_and(|(s, o)| *s == r.sequence && *o == r.octets);
+        let accepted = r.sequence == Sequence::CmJm && r.accepted;
         self.report(
             "received",
             json!({ "message": name, "octets": hex(&r.octets), "accepted": accepted }),
         );
-        let octets = r.octets.clone();
-        self.last = Some((r.sequence, r.octets));
+        let octets = r.octets;
         match (self.cfg.role, self.phase, r.sequence) {
             (Role::Answerer, Phase::Start | Phase::Answering, Sequence::CmJm) if accepted => {
                 let Some(cm) = Offer::from_octets(&octets) else {
