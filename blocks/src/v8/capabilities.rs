@@ -4,7 +4,8 @@
 //! mode both ends then go to (V.8 Table 4 priority; V.90 §9.1.1).
 
 use super::message::{
-    CALL_FUNCTIONS, MODN0, MODN1, MODN2, TAG_ACCESS, TAG_CALLF, TAG_MODN, TAG_PCM, TAG_PROT,
+    categories, CALL_FUNCTIONS, MODN0, MODN1, MODN2, TAG_ACCESS, TAG_CALLF, TAG_MODN, TAG_PCM,
+    TAG_PROT,
 };
 
 /// V.8 Table 2: call function 6, V-series data modems.
@@ -162,14 +163,7 @@ impl Offer {
             access: None,
             pcm: None,
         };
-        let mut i = 0;
-        while i < octets.len() {
-            let o = octets[i];
-            i += 1;
-            let first_ext = i;
-            while i < octets.len() && octets[i] & 0x38 == EXTENSION {
-                i += 1;
-            }
+        for (o, ext) in categories(octets) {
             if o & 0x10 != 0 {
                 continue;
             }
@@ -177,7 +171,6 @@ impl Offer {
                 TAG_CALLF => call_function = Some(o >> 5),
                 TAG_MODN => {
                     offer.modulations[0] = o & OPTIONS;
-                    let ext = &octets[first_ext..i];
                     for (k, &e) in ext.iter().take(2).enumerate() {
                         offer.modulations[k + 1] = e & !0x38;
                     }

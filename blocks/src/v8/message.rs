@@ -352,18 +352,27 @@ const PCM: [(u8, &str); 3] = [
     (0x80, "v91"),
 ];
 
+/// The information octets split into categories: each octet that is not
+/// an extension, with the extension octets that follow it (V.8 §5). A
+/// leading run of extension octets, which belongs to no category, comes as
+/// its first octet with the rest as its extensions.
+pub(crate) fn categories(octets: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let &o = octets.get(i)?;
+        i += 1;
+        let first = i;
+        while i < octets.len() && is_extension(octets[i]) {
+            i += 1;
+        }
+        Some((o, &octets[first..i]))
+    })
+}
+
 /// Parses the information octets of a CI, CM or JM.
 pub fn parse(octets: &[u8]) -> Fields {
     let mut f = Fields::default();
-    let mut i = 0;
-    while i < octets.len() {
-        let o = octets[i];
-        i += 1;
-        let mut extensions = Vec::new();
-        while i < octets.len() && is_extension(octets[i]) {
-            extensions.push(octets[i]);
-            i += 1;
-        }
+    for (o, extensions) in categories(octets) {
         if o & 0x10 != 0 {
             // Not a category octet (b4 must be 0): an orphan extension.
             f.unknown.push(o);
