@@ -97,6 +97,51 @@ pub struct Symbol {
     pub error: f32,
 }
 
+/// The feedback filter's input: the last n decisions, newest first, as one
+/// slice (kept twice over, so no decision ever moves).
+#[derive(Clone, Debug)]
+struct History {
+    buf: Vec<f32>,
+    pos: usize,
+    n: usize,
+}
+
+impl History {
+    fn new(n: usize) -> History {
+        History {
+            buf: vec![0.0; 2 * n],
+            pos: 0,
+            n,
+        }
+    }
+
+    /// x̂[s − 1], x̂[s − 2], … x̂[s − n].
+    fn get(&self) -> &[f32] {
+        &self.buf[self.pos..self.pos + self.n]
+    }
+
+    fn push(&mut self, d: f32) {
+        if self.n > 0 {
+            self.pos = if self.pos == 0 {
+                self.n - 1
+            } else {
+                self.pos - 1
+            };
+            self.buf[self.pos] = d;
+            self.buf[self.pos + self.n] = d;
+        }
+    }
+}
+
+/// The FFE window of symbol `s`: line samples from s + delay − pre on (the
+/// line held from global index `base`), silence where there are none.
+fn window_into(rx: &[f32], base: usize, from: usize, win: &mut [f32]) {
+    for (k, w) in win.iter_mut().enumerate() {
+        let idx = (from + k).checked_sub(base);
+        *w = idx.and_then(|i| rx.get(i)).copied().unwrap_or(0.0);
+    }
+}
+
 /// The automatic rate's DIL, its measurement and the design made from it.
 struct AutoState {
     sr: u32,
@@ -105,7 +150,7 @@ struct AutoState {
     filler: Vec<f32>,
     measured: DilMeasurement,
     /// The feedback filter's memory as the DIL began, for its second pass.
-    past_at_start: Option<(Vec<f32>, usize)>,
+    past_at_start: Option<History>,
     /// Once made: the design (None inside if no rate fits the line).
     design: Option<Option<Design>>,
 }
@@ -163,10 +208,8 @@ pub struct PcmEqualizer {
     delay: usize,
     /// f then b.
     taps: Vec<f32>,
-    /// Past decisions, stored twice so that `past[past_pos..past_pos + fb_taps]`
-    /// is always the last fb_taps of them, most recent first.
-    past: Vec<f32>,
-    past_pos: usize,
+    /// Past decisions for the feedback filter.
+    past: History,
     /// A window padded with silence, where the line has ended.
     win: Vec<f32>,
     /// NLMS normalisation: the expected |z|² of the taps' input vector,
@@ -234,8 +277,7 @@ impl PcmEqualizer {
             phase: Phase::Training,
             delay: 0,
             taps: vec![0.0; n],
-            past: vec![0.0; 2 * cfg.fb_taps],
-            past_pos: 0,
+            past: History::new(cfg.fb_taps),
             win: vec![0.0; cfg.ff_taps],
             norm: 1.0,
             held: Vec::new(),
@@ -515,11 +557,10 @@ impl PcmEqualizer {
             snr_db,
         });
         // The feedback filter starts from the last training symbols.
-        for j in 0..nb {
-            self.past[j] = self.train[t - 1 - j];
-            self.past[j + nb] = self.train[t - 1 - j];
+        self.past = History::new(nb);
+        for &x in &self.train[t - nb.min(t)..t] {
+            self.past.push(x);
         }
-        self.past_pos = 0;
         let line_power = self.rx[..t.min(self.rx.len())]
             .iter()
             .map(|&v| f64::from(v) * f64::from(v))
@@ -533,21 +574,6 @@ impl PcmEqualizer {
 
     /// Equalizes every symbol whose window is in (with `all`, every symbol
     /// that has its main sample, the window padded with silence).
-    /// A decision for the feedback filter: past[pos..pos + nb] holds the
-    /// newest first, x̂[s], x̂[s − 1], …
-    fn push_past(&mut self, d: f32) {
-        let nb = self.cfg.fb_taps;
-        if nb > 0 {
-            self.past_pos = if self.past_pos == 0 {
-                nb - 1
-            } else {
-                self.past_pos - 1
-            };
-            self.past[self.past_pos] = d;
-            self.past[self.past_pos + nb] = d;
-        }
-    }
-
     /// The DIL's second pass. In the first, the feedback filter cancelled
     /// each DIL symbol as sent; where the network changed codes (robbed
     /// bits, pads) that leaves errors in the symbols after them, which a
@@ -555,48 +581,30 @@ impl PcmEqualizer {
     /// every symbol is fed back at the level the first pass measured for it,
     /// and the DIL is measured again.
     fn remeasure_dil(&mut self) {
-        let (nf, nb) = (self.cfg.ff_taps, self.cfg.fb_taps);
+        let nf = self.cfg.ff_taps;
         let pre = precursor_taps(nf);
         let t = self.cfg.training;
         let Some(a) = self.auto.as_mut() else {
             return;
         };
-        let Some((past, pos)) = a.past_at_start.clone() else {
+        let Some(mut past) = a.past_at_start.clone() else {
             return;
         };
-        let (saved_past, saved_pos) = (std::mem::replace(&mut self.past, past), self.past_pos);
-        self.past_pos = pos;
-        let first = a.measured.clone();
         let mut again = DilMeasurement::default();
         let (ff, fb) = self.taps.split_at(nf);
         let mut win = vec![0f32; nf];
         for (k, &(u, positive)) in a.dil.iter().enumerate() {
-            let s = t + k;
-            for (j, w) in win.iter_mut().enumerate() {
-                let idx = (s + self.delay + j).checked_sub(pre + self.base);
-                *w = idx.and_then(|i| self.rx.get(i)).copied().unwrap_or(0.0);
-            }
-            let past = &self.past[self.past_pos..self.past_pos + nb];
-            let y = dot(ff, &win) - dot(fb, past);
+            window_into(&self.rx, self.base + pre, t + k + self.delay, &mut win);
+            let y = dot(ff, &win) - dot(fb, past.get());
             let interval = k % FRAME;
             again.add(interval, u, positive, y);
-            let level = first
+            let level = a
+                .measured
                 .level(interval, u)
                 .map_or_else(|| dil::value(self.cfg.law, u, true), |l| l as f32);
-            let d = if positive { level } else { -level };
-            if nb > 0 {
-                self.past_pos = if self.past_pos == 0 {
-                    nb - 1
-                } else {
-                    self.past_pos - 1
-                };
-                self.past[self.past_pos] = d;
-                self.past[self.past_pos + nb] = d;
-            }
+            past.push(if positive { level } else { -level });
         }
         a.measured = again;
-        self.past = saved_past;
-        self.past_pos = saved_pos;
     }
 
     /// The DIL is in: choose the rate and constellations, and queue the CP.
@@ -646,7 +654,7 @@ impl PcmEqualizer {
         let Phase::Tracking { next } = self.phase else {
             return;
         };
-        let (nf, nb) = (self.cfg.ff_taps, self.cfg.fb_taps);
+        let nf = self.cfg.ff_taps;
         let pre = precursor_taps(nf);
         let reach = self.reach();
         let g_scale = self.cfg.mu / self.norm;
@@ -674,14 +682,11 @@ impl PcmEqualizer {
             let win: &[f32] = match first {
                 Some(i) if i + nf <= self.rx.len() => &self.rx[i..i + nf],
                 _ => {
-                    for (k, w) in self.win.iter_mut().enumerate() {
-                        let idx = (s + self.delay + k).checked_sub(pre + self.base);
-                        *w = idx.and_then(|i| self.rx.get(i)).copied().unwrap_or(0.0);
-                    }
+                    window_into(&self.rx, self.base + pre, s + self.delay, &mut self.win);
                     &self.win
                 }
             };
-            let past = &self.past[self.past_pos..self.past_pos + nb];
+            let past = self.past.get();
             let (ff, fb) = self.taps.split_at_mut(nf);
             let y = dot(ff, win) - dot(fb, past);
             // In automatic mode the DIL and filler come before the data: their
@@ -698,13 +703,13 @@ impl PcmEqualizer {
             if let Some(d) = known {
                 if let Some(a) = self.auto.as_mut() {
                     if k == 0 {
-                        a.past_at_start = Some((self.past.clone(), self.past_pos));
+                        a.past_at_start = Some(self.past.clone());
                     }
                     if let Some(&(u, positive)) = a.dil.get(k) {
                         a.measured.add(interval, u, positive, y);
                     }
                 }
-                self.push_past(d);
+                self.past.push(d);
                 interval = if interval + 1 == FRAME {
                     0
                 } else {
@@ -748,7 +753,7 @@ impl PcmEqualizer {
                     *t -= g * x;
                 }
             }
-            self.push_past(d);
+            self.past.push(d);
             self.held.push(Symbol {
                 soft: y,
                 label,
