@@ -344,7 +344,7 @@ connections:
 
 /// D of a rate as modems report it.
 fn d_of(rate: u64) -> u32 {
-    ((rate as f64) * 6.0 / 8000.0).round() as u32
+    modemflow_blocks::v90::rates::bits_per_frame(rate as u32).expect("a V.90 rate")
 }
 
 /// `rate` 0: the digital modem sends the DIL after TRN1d, the receiver

@@ -699,7 +699,7 @@ mod tests {
     use crate::core::interp::{interp_coefficients, INTERP_PHASES};
     use crate::core::level::rms_f32_to_dbm0;
     use crate::g711::law::Law;
-    use crate::testutil::{chunked, items, make as build, run};
+    use crate::testutil::{chunked, items, make as build, run, GARBAGE_F32};
     use rand::{Rng, SeedableRng};
     use rand_pcg::Pcg64;
 
@@ -1160,22 +1160,11 @@ mod tests {
 
     #[test]
     fn garbage_input_never_panics_and_output_stays_finite() {
-        let garbage = [
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            1e30,
-            -1e30,
-            f32::MAX,
-            f32::MIN,
-            f32::MIN_POSITIVE / 2.0,
-            0.0,
-            -0.0,
-            1.0,
-        ];
-        let x: Vec<f32> = (0..5000)
-            .map(|i| garbage[(i * 7) % garbage.len()])
-            .collect();
+        // Garbage and full scale.
+        let mut x = crate::testutil::garbage_f32(5000, 7);
+        for v in x.iter_mut().step_by(11) {
+            *v = 1.0;
+        }
         for (name, _) in PRESETS {
             for ppm in [0.0, 1000.0, -1000.0, 0.5] {
                 let p = [
@@ -1191,7 +1180,7 @@ mod tests {
             }
         }
         // Non-finite samples count as silence.
-        let nan: Vec<f32> = (0..900).map(|i| garbage[i % 3]).collect();
+        let nan: Vec<f32> = (0..900).map(|i| GARBAGE_F32[i % 3]).collect();
         let p = [("ppm", Value::Float(50.0))];
         assert_eq!(whole(&p, &nan), whole(&p, &[0.0; 900]));
     }
@@ -1295,7 +1284,6 @@ mod tests {
 
     #[test]
     fn runs_in_a_flowgraph_with_the_other_channel_blocks() {
-        use modemflow_flow::{load_str, run_to_end, RunOptions, Scheduler};
         let yaml = "\
 blocks:
   - {id: src, type: tone_source, params: {frequency: 1000, level: -10}}
@@ -1315,14 +1303,6 @@ connections:
   - lp.out -> limit.in
   - limit.out -> sink.in
 ";
-        let reg = crate::registry();
-        for scheduler in [Scheduler::Fused, Scheduler::Threaded] {
-            let g = load_str(yaml, "t.yaml", std::path::Path::new("."), &reg, &[]).unwrap();
-            let opts = RunOptions {
-                scheduler,
-                chunk: 64,
-            };
-            run_to_end(&g, &opts).unwrap_or_else(|e| panic!("{scheduler:?}: {e}"));
-        }
+        crate::testutil::run_on_both_schedulers(yaml);
     }
 }

@@ -353,7 +353,7 @@ mod tests {
     use super::*;
     use crate::core::level::rms_f32_to_dbm0;
     use crate::core::tone::Tone;
-    use crate::testutil::{chunked, items, make as build};
+    use crate::testutil::{chunked, items, make as build, GARBAGE_F32};
     use modemflow_flow::{EventList, Output};
 
     /// Noise this far down is below anything the tests look at (its RMS is
@@ -652,22 +652,8 @@ mod tests {
 
     #[test]
     fn garbage_input_never_panics_and_output_stays_finite() {
-        let garbage = [
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            1e30,
-            -1e30,
-            f32::MAX,
-            f32::MIN,
-            f32::MIN_POSITIVE / 2.0,
-            0.0,
-            -0.0,
-        ];
-        let a: Vec<f32> = (0..3000).map(|i| garbage[i % garbage.len()]).collect();
-        let b: Vec<f32> = (0..3000)
-            .map(|i| garbage[(i * 7) % garbage.len()])
-            .collect();
+        let a = crate::testutil::garbage_f32(3000, 1);
+        let b = crate::testutil::garbage_f32(3000, 7);
         for loss in [0.0, 20.0] {
             let p = [
                 ("loss", Value::Float(loss)),
@@ -684,7 +670,7 @@ mod tests {
         }
         // Non-finite samples count as silence.
         let p = [("noise", Value::Float(-20.0))];
-        let nonfinite: Vec<f32> = (0..900).map(|i| garbage[i % 3]).collect();
+        let nonfinite: Vec<f32> = (0..900).map(|i| GARBAGE_F32[i % 3]).collect();
         let silence = vec![0.0f32; 900];
         let r = whole(&p, &nonfinite, &nonfinite);
         let want = whole(&p, &silence, &silence);
@@ -795,7 +781,6 @@ mod tests {
 
     #[test]
     fn closes_a_feedback_loop_in_both_schedulers() {
-        use modemflow_flow::{load_str, run_to_end, RunOptions, Scheduler};
         // End B sends back whatever it hears; end A hears its own tone plus
         // that, and the line ends when the tone does.
         let yaml = "\
@@ -810,14 +795,6 @@ connections:
   - line.b -> line.b
   - line.a -> sink.in
 ";
-        let reg = crate::registry();
-        for scheduler in [Scheduler::Fused, Scheduler::Threaded] {
-            let g = load_str(yaml, "t.yaml", std::path::Path::new("."), &reg, &[]).unwrap();
-            let opts = RunOptions {
-                scheduler,
-                chunk: 64,
-            };
-            run_to_end(&g, &opts).unwrap_or_else(|e| panic!("{scheduler:?}: {e}"));
-        }
+        crate::testutil::run_on_both_schedulers(yaml);
     }
 }

@@ -417,9 +417,9 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::drive::{drive, Driven, End, Feed};
     use crate::testutil::{chunked, items, make as build, run, Events};
     use crate::v90::cp::Cp;
-    use crate::v90::modulus::drive::{drive, Driven, End, Feed};
     use crate::v90::modulus::{ModulusDecoder, ModulusEncoder};
     use crate::v90::params::NO_CP;
     use crate::v90::rates::{bit_rate, bits_per_frame, split, MAX_SR};
@@ -606,19 +606,7 @@ mod tests {
         assert!(s.slice(0, 0.0).1);
         assert!(s.slice(0, -0.0).1);
         assert_eq!(s.slice(usize::MAX, 0.5), s.slice(usize::MAX % 6, 0.5));
-        let garbage = [
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            1e30,
-            -1e30,
-            f32::MAX,
-            f32::MIN,
-            f32::MIN_POSITIVE / 2.0,
-            0.0,
-            -0.0,
-        ];
-        let x: Vec<f32> = (0..3000).map(|i| garbage[i % garbage.len()]).collect();
+        let x = crate::testutil::garbage_f32(3000, 1);
         let mut b = build(&spec_slicer(), &params(56000, 0, "mu")).unwrap();
         let r = run(
             &mut *b,
