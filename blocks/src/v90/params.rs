@@ -27,45 +27,46 @@ pub struct FrameShape {
     pub s: u32,
 }
 
+/// The doc of every `rate` parameter, with what 0 means for the block.
+macro_rules! rate_doc {
+    ($zero:literal) => {
+        concat!(
+            "downstream data rate as modems report it: D·8000/6 rounded down for D = 21…42 \
+             bits per data frame (28000, 29333, 30666, 32000, …, 56000)",
+            $zero
+        )
+    };
+}
+
+fn rate_spec(doc: &'static str, least: f64) -> ParamSpec {
+    ParamSpec::int("rate", doc)
+        .default(56000)
+        .range(least, 56000.0)
+        .unit("bit/s")
+}
+
 /// The `rate` parameter: bit/s as modems report it, or 0 for the rate the
 /// receiver chooses (for blocks with a `cp` input).
 pub fn rate_param() -> ParamSpec {
-    ParamSpec::int(
-        "rate",
-        "downstream data rate as modems report it: D·8000/6 rounded down for D = 21…42 \
-         bits per data frame (28000, 29333, 30666, 32000, …, 56000); 0 = chosen by the \
-         receiver after training: the block waits for a CP record on its `cp` input",
+    rate_spec(
+        rate_doc!("; 0 = chosen by the receiver after training: the block waits for a CP record on its `cp` input"),
+        0.0,
     )
-    .default(56000)
-    .range(0.0, 56000.0)
-    .unit("bit/s")
 }
 
 /// The `rate` parameter of the blocks that start the automatic choice
 /// (`pcm_train` sends the DIL, `pcm_equalizer` measures it and chooses).
 pub fn choosing_rate_param() -> ParamSpec {
-    ParamSpec::int(
-        "rate",
-        "downstream data rate as modems report it: D·8000/6 rounded down for D = 21…42 \
-         bits per data frame (28000, 29333, 30666, 32000, …, 56000); 0 = chosen by the \
-         receiver from the DIL after training",
+    rate_spec(
+        rate_doc!("; 0 = chosen by the receiver from the DIL after training"),
+        0.0,
     )
-    .default(56000)
-    .range(0.0, 56000.0)
-    .unit("bit/s")
 }
 
 /// The `rate` parameter of a block that has no `cp` input and so needs a
 /// fixed rate.
 pub fn fixed_rate_param() -> ParamSpec {
-    ParamSpec::int(
-        "rate",
-        "downstream data rate as modems report it: D·8000/6 rounded down for D = 21…42 \
-         bits per data frame (28000, 29333, 30666, 32000, …, 56000)",
-    )
-    .default(56000)
-    .range(28000.0, 56000.0)
-    .unit("bit/s")
+    rate_spec(rate_doc!(""), 28000.0)
 }
 
 /// The `sr` parameter: S_r, sign bits per frame spent on spectral shaping.
