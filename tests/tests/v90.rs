@@ -379,3 +379,46 @@ fn the_chosen_rate_falls_with_the_line_and_stays_clean() {
         assert_clean(&ev, d_of(rate), &format!("{set:?} at {rate}"));
     }
 }
+
+/// graphs/v90_dil.yaml: the DIL through the digital network alone, measured
+/// by `dil_analyzer` and designed for by `constellation_designer`.
+fn dil_design(set: &[(&str, &str)]) -> Event {
+    let text = std::fs::read_to_string(root().join("graphs/v90_dil.yaml")).unwrap();
+    let ev = run_text(&text, "v90_dil.yaml", set);
+    let dil = event(&ev, "dil", "dil");
+    assert_eq!(int(dil, "symbols"), 6144);
+    event(&ev, "designer", "design").clone()
+}
+
+fn moduli(e: &Event) -> Vec<u64> {
+    e.fields["moduli"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_dil_blocks_see_what_the_network_does() {
+    let clean = dil_design(&[]);
+    assert_eq!(int(&clean, "rate"), 56000);
+    // Noise costs levels in every interval alike.
+    let noisy = dil_design(&[("noise_dbm0", "-60")]);
+    let noisier = dil_design(&[("noise_dbm0", "-50")]);
+    assert!(int(&noisier, "rate") < int(&noisy, "rate"));
+    assert!(int(&noisy, "rate") < 56000);
+    // Robbed bits merge neighbouring codes in their intervals only.
+    let robbed = dil_design(&[("noise_dbm0", "-60"), ("rbs", "2,5")]);
+    let m = moduli(&robbed);
+    let plain = moduli(&noisy);
+    for i in [0, 1, 3, 4] {
+        assert!(m[i] >= plain[i], "{m:?} against {plain:?}");
+    }
+    for i in [2, 5] {
+        assert!(m[i] < plain[i], "{m:?} against {plain:?}");
+    }
+    // A pad merges codes everywhere.
+    let padded = dil_design(&[("noise_dbm0", "-60"), ("pad_db", "3")]);
+    assert!(int(&padded, "rate") < int(&noisy, "rate"));
+}

@@ -13,9 +13,14 @@
 //! as far as K allows, and each interval takes the M_i levels that are as
 //! far apart as possible.
 
-use super::dil::DilMeasurement;
+use super::cp::Cp;
+use super::dil::{LineProfile, RECORD};
+use super::rates::bit_rate;
 use super::rates::{split, FRAME, MAX_D, MIN_D};
 use super::ucode::UCODES;
+use modemflow_flow::{
+    Block, BlockArgs, BlockSpec, EventSpec, ItemType, PortSpec, Rate, Status, WorkIo,
+};
 
 /// Symbol error rate the design aims below, per symbol.
 pub const TARGET_SER: f64 = 1e-7;
@@ -53,7 +58,7 @@ fn pick(cand: &[(f64, u8)], d: f64) -> Vec<(f64, u8)> {
 
 /// Chooses the rate and constellations for S_r = `sr` from `m`, using
 /// Ucodes up to `max_ucode`; None when not even 28 000 bit/s fits.
-pub fn design(m: &DilMeasurement, sr: u32, max_ucode: u8) -> Option<Design> {
+pub fn design(m: &LineProfile, sr: u32, max_ucode: u8) -> Option<Design> {
     let mut cand: [Vec<(f64, u8)>; FRAME] = Default::default();
     let mut spacing = [0.0; FRAME];
     for i in 0..FRAME {
@@ -120,6 +125,132 @@ pub fn design(m: &DilMeasurement, sr: u32, max_ucode: u8) -> Option<Design> {
     None
 }
 
+/// The `constellation_designer` block: a design and a CP record for each
+/// line profile.
+struct DesignerBlock {
+    sr: u32,
+    max_ucode: u8,
+    /// Values of the record being read.
+    record: Vec<f32>,
+    records: u64,
+    /// CP octets not yet sent.
+    out: Vec<u8>,
+}
+
+impl Block for DesignerBlock {
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
+        let input = &mut io.inputs[0];
+        let n = input.available().min(RECORD - self.record.len());
+        self.record.extend_from_slice(&input.items::<f32>()[..n]);
+        input.consume(n);
+        let ended = input.finished() && input.available() == 0;
+        if self.record.len() == RECORD && self.out.is_empty() {
+            let profile = LineProfile::from_record(&self.record)
+                .map_err(|e| format!("line profile {}: {e}", self.records + 1))?;
+            self.record.clear();
+            self.records += 1;
+            let design = design(&profile, self.sr, self.max_ucode);
+            let cp = match &design {
+                Some(d) => Cp {
+                    d: d.d,
+                    ucodes: d.ucodes.clone(),
+                },
+                // No V.90 rate: CP with drn = 0 asks for cleardown.
+                None => Cp {
+                    d: 0,
+                    ucodes: Default::default(),
+                },
+            };
+            self.out.extend(cp.octets());
+            let moduli: Vec<usize> = cp.ucodes.iter().map(Vec::len).collect();
+            let spacing = design.as_ref().map(|d| {
+                d.spacing
+                    .iter()
+                    .map(|&s| (crate::core::level::rms_f32_to_dbm0(s) * 100.0).round() / 100.0)
+                    .collect::<Vec<_>>()
+            });
+            io.emit(
+                "design",
+                serde_json::json!({
+                    "rate": design.as_ref().map_or(0, |d| bit_rate(d.d)),
+                    "d": cp.d,
+                    "moduli": moduli,
+                    "spacing_dbm0": spacing,
+                }),
+            );
+        }
+        let o = &mut io.outputs[0];
+        let n = self.out.len().min(o.space());
+        o.items::<u8>().extend(self.out.drain(..n));
+        if ended && self.out.is_empty() {
+            if !self.record.is_empty() {
+                return Err(format!(
+                    "the stream ended inside a line profile ({} of its {RECORD} values): connect \
+                     a dil_analyzer's `profile` output",
+                    self.record.len()
+                ));
+            }
+            return Ok(Status::Done);
+        }
+        Ok(Status::Ok)
+    }
+}
+
+fn make(a: &BlockArgs) -> Result<Box<dyn Block>, String> {
+    Ok(Box::new(DesignerBlock {
+        sr: super::params::sr_arg(a)?,
+        max_ucode: super::params::max_ucode_arg(a)?,
+        record: Vec::with_capacity(RECORD),
+        records: 0,
+        out: Vec::new(),
+    }))
+}
+
+pub fn spec() -> BlockSpec {
+    BlockSpec::new(
+        "constellation_designer",
+        "V.90",
+        "Chooses the highest data rate and the constellations a measured line allows, as a CP record",
+        make,
+    )
+    .doc(
+        "The analogue modem's choice (V.90 §8.5.2 leaves the rule to the modem): in each interval the \
+         candidate levels are the measured levels of the Ucodes up to `max_ucode`; levels closer than \
+         13 σ (σ the interval's measured noise, for a symbol error rate below 1e-7) cannot be told \
+         apart, so an interval holds at most the levels a greedy pick from the top keeps at that \
+         spacing. The rate is the highest D (V.90 §5.1, with `sr` shaping bits) whose K bits fit; the \
+         moduli are then lowered as far as K allows, and each interval takes the levels that are as \
+         far apart as possible. For each line profile (from `dil_analyzer`) it sends one CP record \
+         (0xC5, D, six 16-octet Ucode masks; D = 0 when not even 28 000 bit/s fits, asking for \
+         cleardown) that `modulus_encoder` and `pcm_mapper` read on their `cp` inputs.",
+    )
+    .param(super::params::sr_param())
+    .param(super::params::max_ucode_param())
+    .input(PortSpec::new(
+        "profile",
+        ItemType::F32,
+        "line profiles of 774 values (dil_analyzer)",
+    ))
+    .output(
+        PortSpec::new(
+            "cp",
+            ItemType::Octet,
+            "a CP record per profile, for the digital modem's blocks' `cp` inputs",
+        )
+        .rate(Rate::Varies),
+    )
+    .event(EventSpec::new(
+        "design",
+        "a line profile has been designed for",
+        &[
+            ("rate", "bit/s chosen (0: none fits)"),
+            ("d", "data bits per frame D (0: cleardown)"),
+            ("moduli", "levels per interval"),
+            ("spacing_dbm0", "spacing each interval needed (13 σ), dBm0; null when none fits"),
+        ],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,7 +262,7 @@ mod tests {
 
     /// A DIL received through `f` (interval, Ucode, sign → level) with
     /// deterministic noise of RMS `sigma`.
-    fn measure(law: Law, sigma: f64, f: impl Fn(usize, u8, bool) -> f64) -> DilMeasurement {
+    fn measure(law: Law, sigma: f64, f: impl Fn(usize, u8, bool) -> f64) -> LineProfile {
         let mut m = DilMeasurement::default();
         let mut trn = Trn1d::new(law, 88);
         let mut seq = dil::Dil::default();
@@ -150,7 +281,7 @@ mod tests {
                 (f(s % FRAME, u, positive) + r) as f32,
             );
         }
-        m
+        m.profile()
     }
 
     fn table1(law: Law) -> impl Fn(usize, u8, bool) -> f64 {
@@ -213,5 +344,79 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         assert!(d.ucodes[5].iter().all(|&u| seen.insert(merged(u))));
         assert!(d.ucodes[5].len() <= 64);
+    }
+
+    fn design_block(records: &[f32], sizes: &[usize]) -> Result<crate::testutil::Run, String> {
+        use crate::testutil::{chunked, make, run};
+        let mut b = make(&spec(), &[])?;
+        run(
+            b.as_mut(),
+            Some(modemflow_flow::ItemType::F32),
+            &chunked(records, sizes),
+            &[modemflow_flow::ItemType::Octet],
+            50,
+            usize::MAX,
+        )
+    }
+
+    #[test]
+    fn block_sends_a_cp_record_per_profile() {
+        let clean = measure(Law::Mu, 1e-6, table1(Law::Mu));
+        let noisy = measure(Law::Mu, 1e-3, table1(Law::Mu));
+        let hopeless = measure(Law::Mu, 0.05, table1(Law::Mu));
+        let mut records = clean.to_record();
+        records.extend(noisy.to_record());
+        records.extend(hopeless.to_record());
+        let r = design_block(&records, &[4096]).unwrap();
+        let mut want = Vec::new();
+        for p in [&clean, &noisy] {
+            let d = design(p, 0, 127).unwrap();
+            want.extend(
+                Cp {
+                    d: d.d,
+                    ucodes: d.ucodes,
+                }
+                .octets(),
+            );
+        }
+        want.extend(
+            Cp {
+                d: 0,
+                ucodes: Default::default(),
+            }
+            .octets(),
+        );
+        let got = crate::testutil::items::<u8>(&r.outputs[0]);
+        assert_eq!(got, want);
+        let rates: Vec<_> = r
+            .events
+            .iter()
+            .map(|e| e.1["rate"].as_u64().unwrap())
+            .collect();
+        assert_eq!(rates[0], 56000);
+        assert!(rates[1] > 28000 && rates[1] < 56000, "{rates:?}");
+        assert_eq!(rates[2], 0);
+        for sizes in [&[1usize][..], &[773, 2]] {
+            let again = design_block(&records, sizes).unwrap();
+            assert_eq!(
+                crate::testutil::items::<u8>(&again.outputs[0]),
+                got,
+                "{sizes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_or_bad_profile_is_an_error() {
+        let p = measure(Law::Mu, 1e-6, table1(Law::Mu)).to_record();
+        let err = design_block(&p[..700], &[64]).err().unwrap();
+        assert!(err.contains("700 of its 774 values"), "{err}");
+        let mut bad = p.clone();
+        bad[RECORD - 1] = f32::NAN;
+        let err = design_block(&bad, &[64]).err().unwrap();
+        assert!(
+            err.contains("line profile 1") && err.contains("interval 5"),
+            "{err}"
+        );
     }
 }

@@ -16,9 +16,12 @@
 //! around those means in each interval.
 
 use super::rates::FRAME;
-use super::training::Trn1d;
+use super::training::{check_training, training_params, Trn1d};
 use super::ucode::{linear, UCODES};
 use crate::g711::law::Law;
+use modemflow_flow::{
+    Block, BlockArgs, BlockSpec, EventSpec, ItemType, PortSpec, Rate, Status, WorkIo,
+};
 
 /// Symbols per Ucode: 8 per interval, 4 with each sign.
 pub const SEGMENT: usize = 48;
@@ -155,6 +158,217 @@ impl DilMeasurement {
     }
 }
 
+/// Values in a line-profile record: a level for every (interval, Ucode),
+/// then a noise power for every interval.
+pub const RECORD: usize = FRAME * UCODES + FRAME;
+
+/// What the DIL taught the receiver about the line: the received level of
+/// every Ucode in every interval (None where it never arrived) and each
+/// interval's noise power. The constellation designer needs nothing else.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineProfile {
+    levels: Vec<Option<f64>>,
+    noise: [f64; FRAME],
+}
+
+impl LineProfile {
+    /// The received level of Ucode `u` in `interval`.
+    pub fn level(&self, interval: usize, u: u8) -> Option<f64> {
+        self.levels[(interval % FRAME) * UCODES + usize::from(u & 0x7F)]
+    }
+
+    /// The noise power in `interval`.
+    pub fn noise(&self, interval: usize) -> f64 {
+        self.noise[interval % FRAME]
+    }
+
+    /// As [`RECORD`] values on a stream: the levels interval by interval,
+    /// Ucode 0 first, NaN where unseen; then the six noise powers.
+    pub fn to_record(&self) -> Vec<f32> {
+        let levels = self.levels.iter().map(|l| l.map_or(f32::NAN, |v| v as f32));
+        // Powers beyond f32 (garbage on the line) stay finite.
+        let noise = self
+            .noise
+            .iter()
+            .map(|&n| n.min(f64::from(f32::MAX)) as f32);
+        levels.chain(noise).collect()
+    }
+
+    /// Reads a record written by [`LineProfile::to_record`]. A noise power
+    /// that is negative or not finite is refused; a level that is not
+    /// finite counts as unseen.
+    pub fn from_record(r: &[f32]) -> Result<LineProfile, String> {
+        if r.len() != RECORD {
+            return Err(format!(
+                "a line profile has {RECORD} values, got {}",
+                r.len()
+            ));
+        }
+        let (levels, noise) = r.split_at(FRAME * UCODES);
+        let mut n = [0.0; FRAME];
+        for (i, (dst, &v)) in n.iter_mut().zip(noise).enumerate() {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
+                    "the noise power of interval {i} is {v}: not a power"
+                ));
+            }
+            *dst = f64::from(v);
+        }
+        Ok(LineProfile {
+            levels: levels
+                .iter()
+                .map(|&l| l.is_finite().then_some(f64::from(l)))
+                .collect(),
+            noise: n,
+        })
+    }
+}
+
+impl DilMeasurement {
+    /// The line as measured so far.
+    pub fn profile(&self) -> LineProfile {
+        LineProfile {
+            levels: (0..FRAME)
+                .flat_map(|i| (0..UCODES as u8).map(move |u| (i, u)))
+                .map(|(i, u)| self.level(i, u))
+                .collect(),
+            noise: std::array::from_fn(|i| self.noise(i)),
+        }
+    }
+}
+
+/// The `dil_analyzer` block: measures the DIL on the line at the symbol
+/// instants and sends the line profile.
+struct Analyzer {
+    trn: Trn1d,
+    seq: Dil,
+    /// Training symbols still to pass over.
+    skip: usize,
+    training: usize,
+    /// DIL symbols measured so far.
+    k: usize,
+    measured: DilMeasurement,
+    /// The record, once made, as far as it is not sent yet.
+    record: Option<Vec<f32>>,
+}
+
+impl Block for Analyzer {
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
+        if self.record.is_none() {
+            let input = &mut io.inputs[0];
+            let skip = self.skip.min(input.available());
+            input.consume(skip);
+            self.skip -= skip;
+            let n = input.available().min(LEN - self.k);
+            for &y in &input.items::<f32>()[..n] {
+                let (u, positive) = self.seq.next(&mut self.trn);
+                self.measured.add(self.k % FRAME, u, positive, y);
+                self.k += 1;
+            }
+            input.consume(n);
+            if self.k < LEN {
+                if input.finished() && input.available() == 0 {
+                    return Err(format!(
+                        "the line ended {} symbols into the DIL, which is {LEN} symbols after the \
+                         {} training symbols: send it with pcm_train and `rate` 0, with the same \
+                         `training`, `u_info` and `law`",
+                        self.k, self.training
+                    ));
+                }
+                return Ok(Status::Ok);
+            }
+            let profile = self.measured.profile();
+            let noise: Vec<f64> = (0..FRAME)
+                .map(|i| {
+                    let p = crate::core::level::rms_f32_to_dbm0(profile.noise(i).max(1e-30).sqrt());
+                    (p * 100.0).round() / 100.0
+                })
+                .collect();
+            let unseen = (0..FRAME)
+                .flat_map(|i| (0..UCODES as u8).map(move |u| (i, u)))
+                .filter(|&(i, u)| profile.level(i, u).is_none())
+                .count();
+            io.emit(
+                "dil",
+                serde_json::json!({"symbols": LEN, "noise_dbm0": noise, "unseen": unseen}),
+            );
+            self.record = Some(profile.to_record());
+        }
+        let Some(record) = &mut self.record else {
+            return Ok(Status::Ok);
+        };
+        let out = &mut io.outputs[0];
+        let n = record.len().min(out.space());
+        out.items::<f32>().extend(record.drain(..n));
+        // What follows the DIL on the line is not the analyser's business.
+        Ok(if record.is_empty() {
+            Status::Done
+        } else {
+            Status::Ok
+        })
+    }
+}
+
+fn make_analyzer(a: &BlockArgs) -> Result<Box<dyn Block>, String> {
+    let law = super::params::law_arg(a)?;
+    let training = check_training(a.int("training")?)?;
+    let mut trn = Trn1d::new(law, a.int("u_info")? as u8);
+    // The DIL draws its order from TRN1d where the training leaves it.
+    for _ in 0..training {
+        trn.next_sign();
+    }
+    Ok(Box::new(Analyzer {
+        trn,
+        seq: Dil::default(),
+        skip: training,
+        training,
+        k: 0,
+        measured: DilMeasurement::default(),
+        record: None,
+    }))
+}
+
+pub fn analyzer_spec() -> BlockSpec {
+    training_params(
+        BlockSpec::new(
+            "dil_analyzer",
+            "V.90",
+            "Measures each Ucode's received level and each interval's noise from the DIL",
+            make_analyzer,
+        )
+        .doc(
+            "The analogue modem's digital impairment learning (V.90 §8.4.1, simplified as `pcm_train` \
+             sends it with `rate` 0): passes over `training` TRN1d symbols, then takes the DIL's 6144 \
+             symbols — every Ucode in every interval of the data frame, eight times, four with each \
+             sign — and measures the mean received level of each (interval, Ucode), from both signs, and \
+             each interval's noise around those means. The input is the line at the symbol instants on \
+             the scale of the Table 1 values / 32768: `line_codec_dac`'s output after a digital network, \
+             or an equalizer's output; `pcm_equalizer` with `rate` 0 runs the same measurement on its own \
+             output. Sends one line profile (a record of 774 values: the 6 × 128 levels, interval by \
+             interval and Ucode 0 first, NaN where a Ucode never arrived, then the 6 noise powers) and \
+             ends; what follows the DIL is not read. A line that ends inside the DIL is an error.",
+        )
+        .param(super::params::law_param()),
+    )
+    .input(PortSpec::new(
+        "in",
+        ItemType::F32,
+        "the line at the symbol instants: TRN1d, then the DIL",
+    ))
+    .output(
+        PortSpec::new("profile", ItemType::F32, "one line profile of 774 values").rate(Rate::Varies),
+    )
+    .event(EventSpec::new(
+        "dil",
+        "the DIL has been measured",
+        &[
+            ("symbols", "DIL symbols measured"),
+            ("noise_dbm0", "noise power per interval, dBm0"),
+            ("unseen", "(interval, Ucode) pairs with no level"),
+        ],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +419,116 @@ mod tests {
         let n = m.noise(2);
         assert!((n.sqrt() - 1e-3).abs() < 2e-4, "{}", n.sqrt());
         assert_eq!(DilMeasurement::default().level(0, 5), None);
+    }
+
+    /// TRN1d for `training` symbols, then the DIL through gain 0.5 with a
+    /// deterministic ±1e-3 noise, then `after` more symbols.
+    fn line(
+        law: Law,
+        training: usize,
+        dil_symbols: usize,
+        after: usize,
+    ) -> (Vec<f32>, LineProfile) {
+        let mut trn = Trn1d::new(law, 88);
+        let mut x: Vec<f32> = (0..training).map(|_| trn.next_value()).collect();
+        let mut seq = Dil::default();
+        let mut m = DilMeasurement::default();
+        for k in 0..dil_symbols {
+            let (u, positive) = seq.next(&mut trn);
+            let noise = if (k * 2_654_435_761) >> 7 & 1 == 0 {
+                1e-3
+            } else {
+                -1e-3
+            };
+            let y = 0.5 * value(law, u, positive) + noise;
+            m.add(k % FRAME, u, positive, y);
+            x.push(y);
+        }
+        x.extend((0..after).map(|_| trn.next_value()));
+        (x, m.profile())
+    }
+
+    fn analyze(x: &[f32], sizes: &[usize]) -> Result<crate::testutil::Run, String> {
+        use crate::testutil::{chunked, make, run};
+        use modemflow_flow::Value;
+        let params = [
+            ("training", Value::Int(2040)),
+            ("law", Value::Str("a".into())),
+        ];
+        let mut b = make(&analyzer_spec(), &params)?;
+        run(
+            b.as_mut(),
+            Some(ItemType::F32),
+            &chunked(x, sizes),
+            &[ItemType::F32],
+            100,
+            usize::MAX,
+        )
+    }
+
+    fn bits(r: &[f32]) -> Vec<u32> {
+        r.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn analyzer_sends_the_profile_of_the_dil_after_the_training() {
+        let (x, want) = line(Law::A, 2040, LEN, 5000);
+        let first = analyze(&x, &[4096]).unwrap();
+        let got = crate::testutil::items::<f32>(&first.outputs[0]);
+        assert_eq!(got.len(), RECORD);
+        assert_eq!(bits(&got), bits(&want.to_record()));
+        assert_eq!(first.events.len(), 1);
+        assert_eq!(first.events[0].0, "dil");
+        assert_eq!(first.events[0].1["unseen"], serde_json::json!(0));
+        // ±1e-3 around the means: −60 dBm0 + 3.14 dB… about −56.9 dBm0.
+        let noise = first.events[0].1["noise_dbm0"][0].as_f64().unwrap();
+        assert!(
+            (noise - crate::core::level::rms_f32_to_dbm0(1e-3)).abs() < 0.5,
+            "{noise}"
+        );
+        for sizes in [&[1usize][..], &[7, 333], &[6144]] {
+            let again = analyze(&x, sizes).unwrap();
+            assert_eq!(
+                bits(&crate::testutil::items::<f32>(&again.outputs[0])),
+                bits(&got),
+                "{sizes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_that_ends_inside_the_dil_is_an_error() {
+        let (x, _) = line(Law::A, 2040, 100, 0);
+        let err = analyze(&x, &[64]).err().unwrap();
+        assert!(err.contains("ended 100 symbols into the DIL"), "{err}");
+        assert!(err.contains("pcm_train"), "{err}");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let x = crate::testutil::garbage_f32(2040 + LEN + 10, 3);
+        let r = analyze(&x, &[999]).unwrap();
+        let profile = LineProfile::from_record(&crate::testutil::items::<f32>(&r.outputs[0]));
+        assert!(profile.is_ok(), "{profile:?}");
+    }
+
+    #[test]
+    fn profile_records_round_trip_and_bad_ones_are_refused() {
+        let (_, p) = line(Law::Mu, 0, 300, 0);
+        let r = p.to_record();
+        assert!(
+            r.iter().any(|v| v.is_nan()),
+            "300 symbols leave Ucodes unseen"
+        );
+        let back = LineProfile::from_record(&r).unwrap();
+        assert_eq!(bits(&back.to_record()), bits(&r));
+        assert!(LineProfile::from_record(&r[1..])
+            .unwrap_err()
+            .contains("774"));
+        let mut bad = r.clone();
+        bad[RECORD - 2] = -1.0;
+        assert!(LineProfile::from_record(&bad)
+            .unwrap_err()
+            .contains("interval 4"));
     }
 }

@@ -613,7 +613,7 @@ impl PcmEqualizer {
         let Some(a) = self.auto.as_mut() else {
             return;
         };
-        let design = designer::design(&a.measured, a.sr, a.max_ucode);
+        let design = designer::design(&a.measured.profile(), a.sr, a.max_ucode);
         let cp = match &design {
             Some(des) => {
                 self.slicer = Some(Slicer::from_levels(&des.levels));
@@ -1021,7 +1021,8 @@ pub fn spec() -> modemflow_flow::BlockSpec {
          levels at least 13 σ apart and the highest rate whose K bits they carry, decides on the measured \
          levels, and sends its choice on `cp` (a CP record: D and one Ucode mask per interval) for the digital \
          modem's `modulus_encoder`/`pcm_mapper` and the receiver's `modulus_decoder`. If not even 28 000 bit/s \
-         fits, the record says cleardown (D = 0).\n\n\
+         fits, the record says cleardown (D = 0). The measurement and the choice are those of the \
+         `dil_analyzer` and `constellation_designer` blocks, run here on the equalizer's own output.\n\n\
          Events: `training` (the rate, delay, SNR and MSE over the training, with `rate` 0 the moduli and the DIL \
          noise per interval, with `timing` the clock offset found, all taps) and, at the end, `equalizer` (the \
          decision error's power over the data).",

@@ -24,4 +24,6 @@ pub fn register(r: &mut Registry) {
     shaper::register(r);
     r.register(training::spec());
     r.register(equalizer::spec());
+    r.register(dil::analyzer_spec());
+    r.register(designer::spec());
 }

@@ -195,7 +195,14 @@ pub fn spec() -> BlockSpec {
         .param(super::params::law_param())
         .param(super::params::choosing_rate_param()),
     )
-    .input(PortSpec::new("in", ItemType::Octet, "PCM codewords (data)"))
+    .input(
+        PortSpec::new(
+            "in",
+            ItemType::Octet,
+            "PCM codewords (data); unconnected, the training (and DIL) alone",
+        )
+        .optional(),
+    )
     .output(
         PortSpec::new("out", ItemType::Octet, "training, data, guard").rate(Rate::Varies),
     )
