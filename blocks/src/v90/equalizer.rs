@@ -208,6 +208,11 @@ pub struct PcmEqualizer {
     delay: usize,
     /// f then b.
     taps: Vec<f32>,
+    /// The last symbol's feed-forward step, not yet added to the taps: the
+    /// step g and the line index its window starts at. The next output is
+    /// the old taps' plus g times the two windows' product, so the next
+    /// symbol need not wait for the update (it is added after).
+    pending: Option<(f32, usize)>,
     /// Past decisions for the feedback filter.
     past: History,
     /// A window padded with silence, where the line has ended.
@@ -277,6 +282,7 @@ impl PcmEqualizer {
             phase: Phase::Training,
             delay: 0,
             taps: vec![0.0; n],
+            pending: None,
             past: History::new(cfg.fb_taps),
             win: vec![0.0; cfg.ff_taps],
             norm: 1.0,
@@ -309,8 +315,20 @@ impl PcmEqualizer {
     }
 
     /// Feed-forward taps, then feedback taps.
-    pub fn taps(&self) -> (&[f32], &[f32]) {
-        self.taps.split_at(self.cfg.ff_taps)
+    pub fn taps(&self) -> (Vec<f32>, Vec<f32>) {
+        let (ff, fb) = self.taps.split_at(self.cfg.ff_taps);
+        let mut ff = ff.to_vec();
+        if let Some((g, j)) = self.pending {
+            if let Some(prev) = j
+                .checked_sub(self.base)
+                .and_then(|i| self.rx.get(i..i + ff.len()))
+            {
+                for (t, &x) in ff.iter_mut().zip(prev) {
+                    *t += g * x;
+                }
+            }
+        }
+        (ff, fb.to_vec())
     }
 
     /// Mean squared decision error over the data so far.
@@ -355,8 +373,14 @@ impl PcmEqualizer {
             }
             self.train_now();
         }
-        self.equalize(false);
-        self.release(out, GUARD + GUARD_MATCH);
+        let start = out.len();
+        out.append(&mut self.held);
+        self.equalize(false, out);
+        // Hold the newest back again: the guard may start among them.
+        let keep = (out.len() - start).min(GUARD + GUARD_MATCH);
+        self.held.extend(out.drain(out.len() - keep..));
+        self.count_errors(&out[start..]);
+        self.trim_line();
     }
 
     /// End of the line signal: equalizes the rest (the line is silent after
@@ -376,7 +400,9 @@ impl PcmEqualizer {
             }
             self.train_now();
         }
-        self.equalize(true);
+        let mut newest = std::mem::take(&mut self.held);
+        self.equalize(true, &mut newest);
+        self.held = newest;
         let Phase::Tracking { next } = self.phase else {
             return;
         };
@@ -417,18 +443,35 @@ impl PcmEqualizer {
             _ => n,
         };
         self.held.truncate(end);
-        self.release(out, 0);
+        let released = std::mem::take(&mut self.held);
+        self.count_errors(&released);
+        out.extend(released);
     }
 
-    fn release(&mut self, out: &mut Vec<Symbol>, keep: usize) {
-        if self.held.len() > keep {
-            let n = self.held.len() - keep;
-            for sym in &self.held[..n] {
-                self.err_sum += f64::from(sym.error) * f64::from(sym.error);
-                self.err_n += 1;
-            }
-            out.extend_from_slice(&self.held[..n]);
-            self.held.drain(..n);
+    /// Adds the decision errors of released data symbols to the running sum.
+    fn count_errors(&mut self, released: &[Symbol]) {
+        let sum: f32 = released.iter().map(|sym| sym.error * sym.error).sum();
+        self.err_sum += f64::from(sum);
+        self.err_n += released.len() as u64;
+    }
+
+    /// Drops line samples no later window needs, keeping those of the
+    /// symbols held back, where the guard may start.
+    fn trim_line(&mut self) {
+        let Phase::Tracking { next } = self.phase else {
+            return;
+        };
+        let pre = precursor_taps(self.cfg.ff_taps);
+        // One symbol more: the last one's window, for its pending step.
+        let mut keep_from = (next + self.delay).saturating_sub(pre + self.held.len() + 1);
+        if self.auto.as_ref().is_some_and(|a| a.design.is_none()) {
+            // The DIL's line samples stay until its second pass.
+            keep_from = keep_from.min((self.cfg.training + self.delay).saturating_sub(pre));
+        }
+        if keep_from > self.base {
+            let drop = (keep_from - self.base).min(self.rx.len());
+            self.rx.drain(..drop);
+            self.base += drop;
         }
     }
 
@@ -650,7 +693,8 @@ impl PcmEqualizer {
         Some(std::array::from_fn(|i| a.measured.noise(i)))
     }
 
-    fn equalize(&mut self, all: bool) {
+    /// Equalizes every symbol the line now reaches, appending it to `out`.
+    fn equalize(&mut self, all: bool, out: &mut Vec<Symbol>) {
         let Phase::Tracking { next } = self.phase else {
             return;
         };
@@ -688,7 +732,14 @@ impl PcmEqualizer {
             };
             let past = self.past.get();
             let (ff, fb) = self.taps.split_at_mut(nf);
-            let y = dot(ff, win) - dot(fb, past);
+            let mut y = dot(ff, win) - dot(fb, past);
+            if let Some((g, j)) = self.pending.take() {
+                let prev = &self.rx[j - self.base..j - self.base + nf];
+                y += g * dot(prev, win);
+                for (t, &x) in ff.iter_mut().zip(prev) {
+                    *t += g * x;
+                }
+            }
             // In automatic mode the DIL and filler come before the data: their
             // symbols are known, measured, and not passed on.
             let k = s - self.cfg.training;
@@ -746,15 +797,24 @@ impl PcmEqualizer {
             }
             if g_scale > 0.0 {
                 let g = g_scale * e;
-                for (t, &x) in ff.iter_mut().zip(win) {
-                    *t += g * x;
+                match first {
+                    // With a feedback filter the next output waits for its
+                    // update anyway: the lookahead would only add work.
+                    Some(i) if fb.is_empty() && i + nf <= self.rx.len() => {
+                        self.pending = Some((g, i + self.base));
+                    }
+                    _ => {
+                        for (t, &x) in ff.iter_mut().zip(win) {
+                            *t += g * x;
+                        }
+                    }
                 }
                 for (t, &x) in fb.iter_mut().zip(past) {
                     *t -= g * x;
                 }
             }
             self.past.push(d);
-            self.held.push(Symbol {
+            out.push(Symbol {
                 soft: y,
                 label,
                 positive,
@@ -763,18 +823,6 @@ impl PcmEqualizer {
             s += 1;
         }
         self.phase = Phase::Tracking { next: s };
-        // Drop line samples no later window needs, keeping those of the
-        // symbols held back, where the guard may start.
-        let mut keep_from = (s + self.delay).saturating_sub(pre + self.held.len());
-        if self.auto.as_ref().is_some_and(|a| a.design.is_none()) {
-            // The DIL's line samples stay until its second pass.
-            keep_from = keep_from.min((self.cfg.training + self.delay).saturating_sub(pre));
-        }
-        if keep_from > self.base {
-            let drop = (keep_from - self.base).min(self.rx.len());
-            self.rx.drain(..drop);
-            self.base += drop;
-        }
     }
 }
 
@@ -1232,6 +1280,51 @@ mod tests {
             })
             .count();
         assert_eq!(wrong, 0);
+    }
+
+    /// Without a feedback filter each step is added one symbol late and the
+    /// next output corrected for it: the same equalizer up to rounding, and
+    /// still independent of how the line is split.
+    #[test]
+    fn lookahead_step_equals_the_plain_nlms() {
+        let c = Constellation::design(Law::Mu, 36, 127).unwrap();
+        let (x, _) = line_symbols(&c, 2040, 20_000, 5);
+        let y = channel(&x, 6, 1e-5, 6);
+        let ff_only = Config {
+            ff_taps: 16,
+            fb_taps: 0,
+            ..cfg(2040)
+        };
+        let mut eq = PcmEqualizer::new(ff_only.clone(), &c);
+        let out = equalize(&mut eq, &y, 4096);
+        assert_eq!(out.len(), 20_000);
+        // The plain NLMS, from the trained taps, on the same windows.
+        let mut trained = PcmEqualizer::new(ff_only.clone(), &c);
+        trained.set_mu(0.0);
+        let mut none = Vec::new();
+        trained.push(&y[..2040 + MAX_DELAY + 16], &mut none);
+        let (mut f, _) = trained.taps();
+        let slicer = Slicer::new(&c);
+        let (delay, pre) = (trained.delay, precursor_taps(16));
+        let g_scale = ff_only.mu / trained.norm;
+        let mut worst = 0f32;
+        for (k, sym) in out.iter().enumerate() {
+            let s = 2040 + k;
+            let win = &y[s + delay - pre..s + delay - pre + 16];
+            let soft = dot(&f, win);
+            worst = worst.max((soft - sym.soft).abs());
+            let (label, _, d) = slicer.slice(k % FRAME, soft);
+            assert_eq!(label, sym.label, "symbol {k}");
+            let g = g_scale * (d - soft);
+            for (t, &v) in f.iter_mut().zip(win) {
+                *t += g * v;
+            }
+        }
+        assert!(worst < 1e-5, "largest difference {worst}");
+        for chunk in [1, 5, 999] {
+            let again = equalize(&mut PcmEqualizer::new(ff_only.clone(), &c), &y, chunk);
+            assert!(again == out, "chunk {chunk}");
+        }
     }
 
     #[test]
