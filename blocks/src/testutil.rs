@@ -150,6 +150,7 @@ pub fn run_on_both_schedulers(yaml: &str) {
         let opts = RunOptions {
             scheduler,
             chunk: 64,
+            ..RunOptions::default()
         };
         run_to_end(&g, &opts).unwrap_or_else(|e| panic!("{scheduler:?}: {e}"));
     }

@@ -37,6 +37,10 @@ pub struct RunOptions {
     pub scheduler: Scheduler,
     /// Items a block may produce per output per work call.
     pub chunk: usize,
+    /// Run the graph's threads at a lower priority than the caller's, where
+    /// the system allows it (Linux: nice 19 per thread). An editor's window
+    /// then stays responsive while the graph takes every cycle it leaves.
+    pub background: bool,
 }
 
 impl Default for RunOptions {
@@ -44,7 +48,20 @@ impl Default for RunOptions {
         RunOptions {
             scheduler: Scheduler::Fused,
             chunk: 4096,
+            background: false,
         }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (see
+/// [`RunOptions::background`]); a no-op where threads have no priority of
+/// their own.
+pub(crate) fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; on Linux,
+    // PRIO_PROCESS with who = 0 names the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
     }
 }
 
@@ -87,13 +104,20 @@ impl TapPoint {
         let Ok(mut subs) = self.subs.lock() else {
             return;
         };
-        subs.retain(|s| match s.tx.try_send(chunk.clone()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
+        subs.retain(|s| {
+            // A full queue costs no copy: the chunk is only counted.
+            if s.tx.is_full() {
                 s.dropped.fetch_add(1, Ordering::Relaxed);
-                true
+                return true;
             }
-            Err(TrySendError::Disconnected(_)) => false,
+            match s.tx.try_send(chunk.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    s.dropped.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
         });
         if subs.is_empty() {
             self.active.store(false, Ordering::Relaxed);
@@ -367,13 +391,25 @@ pub fn start(g: &Flowgraph, blocks: Vec<Box<dyn Block>>, opts: &RunOptions) -> R
         crate::flowgraph::topological_order(g).unwrap_or_else(|_| (0..slots.len()).collect());
     let edges: Vec<Link> = g.edges.iter().map(|e| (e.from, e.to)).collect();
     let sh = shared.clone();
+    let background = opts.background;
     let join = match opts.scheduler {
         Scheduler::Fused => std::thread::Builder::new()
             .name("modemflow-fused".into())
-            .spawn(move || crate::fused::run(slots, &edges, &order, chunk, &sh, &ev_tx)),
+            .spawn(move || {
+                if background {
+                    lower_priority();
+                }
+                crate::fused::run(slots, &edges, &order, chunk, &sh, &ev_tx)
+            }),
+        // Block threads inherit the scheduler thread's priority.
         Scheduler::Threaded => std::thread::Builder::new()
             .name("modemflow-threaded".into())
-            .spawn(move || crate::threaded::run(slots, &edges, chunk, &sh, &ev_tx)),
+            .spawn(move || {
+                if background {
+                    lower_priority();
+                }
+                crate::threaded::run(slots, &edges, chunk, &sh, &ev_tx)
+            }),
     }
     .ok();
     Running {

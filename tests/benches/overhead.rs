@@ -61,6 +61,7 @@ fn fused(b: divan::Bencher, chunk: usize) {
     let o = RunOptions {
         scheduler: Scheduler::Fused,
         chunk,
+        ..RunOptions::default()
     };
     b.counter(divan::counter::ItemsCount::new(ITEMS))
         .bench_local(|| run_to_end(&g, &o).expect("run"));
@@ -72,6 +73,7 @@ fn threaded(b: divan::Bencher, chunk: usize) {
     let o = RunOptions {
         scheduler: Scheduler::Threaded,
         chunk,
+        ..RunOptions::default()
     };
     b.counter(divan::counter::ItemsCount::new(ITEMS))
         .bench_local(|| run_to_end(&g, &o).expect("run"));

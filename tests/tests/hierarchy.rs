@@ -62,6 +62,7 @@ fn subgraph_runs_as_a_block_with_its_variables_as_parameters() {
             &RunOptions {
                 scheduler: s,
                 chunk: 1000,
+                ..RunOptions::default()
             },
         )
         .unwrap();

@@ -10,6 +10,7 @@ fn opts(s: Scheduler, chunk: usize) -> RunOptions {
     RunOptions {
         scheduler: s,
         chunk,
+        ..RunOptions::default()
     }
 }
 
