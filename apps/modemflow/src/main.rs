@@ -61,6 +61,23 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Open the editor, modemflow studio (the `modemflow-gui` program
+    /// installed beside this one); arguments after FILE go to it.
+    Gui {
+        file: Option<PathBuf>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `modemflow-gui` beside this program, else on PATH.
+fn gui_program() -> PathBuf {
+    let name = format!("modemflow-gui{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(&name)))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -85,6 +102,24 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let reg = modemflow_blocks::registry();
     match cli.cmd {
+        Cmd::Gui { file, args } => {
+            let program = gui_program();
+            let status = std::process::Command::new(&program)
+                .args(file.iter().map(|f| f.as_os_str()))
+                .args(&args)
+                .status();
+            match status {
+                Ok(s) if s.success() => ExitCode::SUCCESS,
+                Ok(s) => ExitCode::from(s.code().map_or(1, |c| c.clamp(1, 255) as u8)),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot start {}: {e}\n  hint: build it with `cargo build --release -p modemflow-gui`",
+                        program.display()
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Blocks { json, markdown } => {
             if json {
                 let all: Vec<_> = reg.all().into_iter().map(|s| s.to_json()).collect();
@@ -205,6 +240,7 @@ fn run(
     let opts = RunOptions {
         scheduler: Scheduler::parse(scheduler).unwrap_or(Scheduler::Fused),
         chunk,
+        ..RunOptions::default()
     };
     let running = modemflow_flow::start(&g, blocks, &opts);
 

@@ -1,0 +1,321 @@
+//! Live probes: a tap on one wire of the running graph and what its panel
+//! shows. The graph never waits for a probe: the tap's queue is bounded and
+//! chunks beyond it are dropped and counted (shown in the panel); the panel
+//! takes what arrived once a frame.
+
+use crate::analysis::eye::Eye;
+use crate::analysis::levels::{Histogram, Points};
+use crate::analysis::meter::{BerMeter, RateMeter};
+use crate::analysis::scope::{Scope, Trigger};
+use crate::analysis::spectrum::{Spectrum, Waterfall};
+use crate::document::PortRef;
+use egui_plot::{Line, Plot, PlotPoints, Points as PlotPointsItem};
+use modemflow_flow::{Buf, Probe};
+use std::time::{Duration, Instant};
+
+/// The line's sample rate, for frequency axes and rates.
+const SAMPLE_RATE: f64 = 8000.0;
+/// Items a panel analyses per frame at most: the newest chunks up to this
+/// many. A graph running a thousand times faster than real time sends far
+/// more than a screen can show; the rest are taken off the tap (so the graph
+/// never waits) and counted as skipped.
+const ITEMS_PER_FRAME: usize = 16_384;
+
+/// What a probe panel shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    Scope,
+    Spectrum,
+    Waterfall,
+    Levels,
+    Eye,
+    Meter,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 6] = [
+        ProbeKind::Scope,
+        ProbeKind::Spectrum,
+        ProbeKind::Waterfall,
+        ProbeKind::Levels,
+        ProbeKind::Eye,
+        ProbeKind::Meter,
+    ];
+
+    /// The word stored in a graph's `layout:`.
+    pub fn word(self) -> &'static str {
+        match self {
+            ProbeKind::Scope => "scope",
+            ProbeKind::Spectrum => "spectrum",
+            ProbeKind::Waterfall => "waterfall",
+            ProbeKind::Levels => "levels",
+            ProbeKind::Eye => "eye",
+            ProbeKind::Meter => "meter",
+        }
+    }
+
+    pub fn from_word(w: &str) -> Option<ProbeKind> {
+        ProbeKind::ALL.into_iter().find(|k| k.word() == w)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProbeKind::Scope => "Time scope",
+            ProbeKind::Spectrum => "Spectrum",
+            ProbeKind::Waterfall => "Waterfall",
+            ProbeKind::Levels => "Level histogram / constellation",
+            ProbeKind::Eye => "Eye diagram",
+            ProbeKind::Meter => "Rate and BER",
+        }
+    }
+}
+
+enum View {
+    Scope(Scope),
+    Spectrum(Spectrum),
+    Waterfall(Waterfall),
+    Levels(Histogram, Points),
+    Eye(Eye),
+    Meter,
+}
+
+/// One open probe.
+pub struct ProbeView {
+    pub port: PortRef,
+    pub kind: ProbeKind,
+    pub open: bool,
+    tap: Option<Probe>,
+    /// Why there is no tap (the graph is not running, or the wire cannot be
+    /// tapped).
+    pub note: Option<String>,
+    view: View,
+    rate: RateMeter,
+    pub ber: BerMeter,
+    pub chunks: u64,
+    pub items: u64,
+    /// Chunks taken off the tap but not analysed (beyond a frame's budget).
+    pub skipped: u64,
+    /// Dropped chunks of earlier taps (a probe outlives runs).
+    dropped_before: u64,
+}
+
+/// Items of any type as f32 (bits and octets as their values, c32 as the
+/// real part; the constellation takes c32 pairs separately).
+fn as_f32(b: &Buf) -> Vec<f32> {
+    match b {
+        Buf::U8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+        Buf::I16(v) => v.iter().map(|&x| f32::from(x) / 32768.0).collect(),
+        Buf::F32(v) => v.clone(),
+        Buf::C32(v) => v.iter().map(|c| c.re).collect(),
+    }
+}
+
+impl ProbeView {
+    pub fn new(port: PortRef, kind: ProbeKind) -> ProbeView {
+        let view = match kind {
+            ProbeKind::Scope => View::Scope(Scope::new(400)),
+            ProbeKind::Spectrum => View::Spectrum(Spectrum::new(512, SAMPLE_RATE, 16)),
+            ProbeKind::Waterfall => View::Waterfall(Waterfall::new(256, SAMPLE_RATE, 120)),
+            ProbeKind::Levels => View::Levels(Histogram::new(-1.0, 1.0, 256), Points::new(2000)),
+            ProbeKind::Eye => View::Eye(Eye::new(1.0, 2, 200)),
+            ProbeKind::Meter => View::Meter,
+        };
+        ProbeView {
+            port,
+            kind,
+            open: true,
+            tap: None,
+            note: Some("waiting for the graph to run".into()),
+            view,
+            rate: RateMeter::new(Duration::from_secs(1)),
+            ber: BerMeter::new(),
+            chunks: 0,
+            items: 0,
+            skipped: 0,
+            dropped_before: 0,
+        }
+    }
+
+    pub fn title(&self) -> String {
+        format!("{} · {}", self.kind.title(), self.port)
+    }
+
+    pub fn attach(&mut self, tap: Result<Probe, String>) {
+        self.detach();
+        match tap {
+            Ok(t) => {
+                self.tap = Some(t);
+                self.note = None;
+            }
+            Err(e) => self.note = Some(e),
+        }
+    }
+
+    /// The run ended: keep what was shown, count what was dropped.
+    pub fn detach(&mut self) {
+        if let Some(t) = self.tap.take() {
+            self.dropped_before += t.dropped();
+        }
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.tap.is_some()
+    }
+
+    /// Chunks the graph dropped because this panel fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_before + self.tap.as_ref().map_or(0, Probe::dropped)
+    }
+
+    /// Takes what arrived since the last frame.
+    pub fn pump(&mut self, now: Instant) {
+        let Some(tap) = &self.tap else {
+            return;
+        };
+        let chunks: Vec<Buf> = tap.rx.try_iter().collect();
+        // The newest chunks that fit the frame's budget.
+        let mut budget = ITEMS_PER_FRAME;
+        let mut first = chunks.len();
+        while first > 0 && chunks[first - 1].len() <= budget {
+            first -= 1;
+            budget -= chunks[first].len();
+        }
+        for b in &chunks {
+            self.chunks += 1;
+            self.items += b.len() as u64;
+            self.rate.add(b.len() as u64, now);
+        }
+        self.skipped += first as u64;
+        for b in &chunks[first..] {
+            match &mut self.view {
+                View::Scope(s) => s.push(&as_f32(b)),
+                View::Spectrum(s) => s.push(&as_f32(b)),
+                View::Waterfall(w) => w.push(&as_f32(b)),
+                View::Levels(h, p) => match b {
+                    Buf::C32(v) => {
+                        let pairs: Vec<(f32, f32)> = v.iter().map(|c| (c.re, c.im)).collect();
+                        p.push(&pairs);
+                    }
+                    _ => h.push(&as_f32(b)),
+                },
+                View::Eye(e) => e.push(&as_f32(b)),
+                View::Meter => {}
+            }
+        }
+    }
+
+    /// The panel's contents.
+    pub fn ui(&mut self, ui: &mut egui::Ui, now: Instant) {
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "{} chunks, {} items, {:.0} items/s",
+                self.chunks,
+                self.items,
+                self.rate.rate(now)
+            ));
+            ui.label(format!("dropped: {}", self.dropped()))
+                .on_hover_text("chunks the graph dropped because this panel's queue was full");
+            ui.label(format!("skipped: {}", self.skipped))
+                .on_hover_text("chunks taken but not drawn: more than a frame can show");
+        });
+        if let Some(n) = &self.note {
+            ui.colored_label(ui.visuals().warn_fg_color, n);
+        }
+        let id = format!("plot {} {}", self.port, self.kind.word());
+        match &mut self.view {
+            View::Scope(s) => {
+                let mut t = s.trigger();
+                ui.horizontal(|ui| {
+                    ui.label("trigger");
+                    ui.radio_value(&mut t, Trigger::Free, "free");
+                    let level = match t {
+                        Trigger::Rising(l) | Trigger::Falling(l) => l,
+                        Trigger::Free => 0.0,
+                    };
+                    ui.radio_value(&mut t, Trigger::Rising(level), "rising");
+                    ui.radio_value(&mut t, Trigger::Falling(level), "falling");
+                });
+                if t != s.trigger() {
+                    s.set_trigger(t);
+                }
+                let pts: PlotPoints = s
+                    .frame()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| [i as f64 / SAMPLE_RATE * 1000.0, f64::from(v)])
+                    .collect();
+                Plot::new(id).height(120.0).show(ui, |p| {
+                    p.line(Line::new("signal", pts));
+                });
+                ui.label("time (ms)");
+            }
+            View::Spectrum(s) if s.frames() == 0 => {
+                ui.label(format!(
+                    "no data yet (a {}-point FFT needs that many items)",
+                    s.n()
+                ));
+            }
+            View::Spectrum(s) => {
+                let pts: PlotPoints = s.db().into_iter().collect();
+                Plot::new(id).height(120.0).show(ui, |p| {
+                    p.line(Line::new("power (dB)", pts));
+                });
+                ui.label(format!("frequency (Hz); {} frames averaged", s.frames()));
+            }
+            View::Waterfall(w) => {
+                let cols = w.n() / 2 + 1;
+                let rows: Vec<&[f32]> = w.rows().collect();
+                if rows.is_empty() {
+                    ui.label("no data yet");
+                } else {
+                    let values: Vec<f64> = rows
+                        .iter()
+                        .flat_map(|r| r.iter().map(|&v| f64::from(v.max(-140.0))))
+                        .collect();
+                    Plot::new(id).height(130.0).show(ui, |p| {
+                        p.heatmap(egui_plot::Heatmap::new(values, cols));
+                    });
+                    ui.label("frequency →, newest row on top");
+                }
+            }
+            View::Levels(h, pts) => {
+                if pts.is_empty() {
+                    h.decay(0.98);
+                    let counts: PlotPoints = h.bars().into_iter().collect();
+                    Plot::new(id).height(120.0).show(ui, |p| {
+                        p.line(Line::new("levels", counts));
+                    });
+                    ui.label(format!(
+                        "received level (line scale); {} outside −1…1",
+                        h.outside()
+                    ));
+                } else {
+                    let p2: PlotPoints = pts.points().into_iter().collect();
+                    Plot::new(id).height(140.0).data_aspect(1.0).show(ui, |p| {
+                        p.points(PlotPointsItem::new("symbols", p2).radius(1.5));
+                    });
+                }
+            }
+            View::Eye(e) => {
+                let traces: Vec<Vec<[f64; 2]>> = e.traces().map(<[[f64; 2]]>::to_vec).collect();
+                Plot::new(id).height(120.0).show(ui, |p| {
+                    for (i, t) in traces.into_iter().enumerate() {
+                        p.line(Line::new(format!("t{i}"), PlotPoints::from(t)).width(0.5));
+                    }
+                });
+                ui.label("symbol periods");
+            }
+            View::Meter => {
+                ui.heading(format!("{:.0} items/s", self.rate.rate(now)));
+                match self.ber.ber() {
+                    Some(b) => ui.label(format!(
+                        "BER {b:.3e} ({} errors in {} bits)",
+                        self.ber.errors(),
+                        self.ber.bits()
+                    )),
+                    None => ui.label("BER: no `ber` event yet"),
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The editor driven like a user, with egui_kittest: find widgets by their
+//! labels, click and type, and read what the window shows. No display is
+//! needed.
+
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use modemflow_gui::app::Studio;
+use modemflow_gui::document::PortRef;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn graphs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../graphs")
+}
+
+fn studio() -> Studio {
+    Studio::new(modemflow_blocks::registry())
+}
+
+fn harness(s: Studio) -> Harness<'static, Studio> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, s: &mut Studio| s.ui(ui), s)
+}
+
+/// Steps the window until `done` holds (the graph runs on its own threads),
+/// at most `secs` seconds.
+fn step_until(
+    h: &mut Harness<'static, Studio>,
+    secs: f64,
+    done: impl Fn(&Harness<'static, Studio>) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h) {
+        assert!(start.elapsed().as_secs_f64() < secs, "timed out");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Types `text` into the field whose label contains `label`, replacing
+/// what it holds.
+fn type_into(h: &mut Harness<'static, Studio>, label: &str, text: &str) {
+    h.get_by_label_contains(label).focus();
+    h.run();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run();
+    h.get_by_label_contains(label).type_text(text);
+    h.run();
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("modemflow-gui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn blocks_are_added_from_the_palette_by_searching() {
+    let mut h = harness(studio());
+    h.run();
+    type_into(&mut h, "Search", "pseudo-random");
+    // Found by its description; the category opens with the search.
+    h.get_by_label("add prbs_source").click();
+    h.run();
+    assert_eq!(h.state().doc.blocks.len(), 1);
+    assert_eq!(h.state().doc.blocks[0].kind, "prbs_source");
+    // The node is on the canvas, with its output port.
+    h.get_by_label("prbs_source_0");
+    h.get_by_label("out");
+}
+
+#[test]
+fn a_mismatched_wire_is_refused_with_the_reason() {
+    let mut h = harness(studio());
+    h.run();
+    for (q, kind) in [("sine", "tone_source"), ("G.711", "g711_encode")] {
+        type_into(&mut h, "Search", q);
+        h.get_by_label(&format!("add {kind}")).click();
+        h.run();
+    }
+    let r = h.state_mut().connect(
+        PortRef::new("tone_source_0", "out"),
+        PortRef::new("g711_encode_0", "in"),
+    );
+    assert!(r.is_err());
+    h.run();
+    // The reason, on the window's status line.
+    h.get_by_label_contains(
+        "wire refused: `tone_source_0.out` carries f32 but `g711_encode_0.in` takes i16",
+    );
+    assert!(h.state().doc.connections.is_empty());
+}
+
+#[test]
+fn an_invalid_parameter_shows_the_checks_message() {
+    let mut s = studio();
+    s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
+    s.selected = Some("ber".into());
+    let mut h = harness(s);
+    h.run();
+    type_into(&mut h, "order (int", "5");
+    // `modemflow check` says the same.
+    assert!(h
+        .query_all_by_label_contains("block `ber`: `order` = 5")
+        .next()
+        .is_some());
+    assert!(h
+        .state()
+        .problems
+        .iter()
+        .any(|p| p.param.as_deref() == Some("order")));
+}
+
+#[test]
+fn save_then_reopen_keeps_the_graph() {
+    let mut s = studio();
+    s.open(&graphs().join("v90_downstream.yaml")).unwrap();
+    let before = s.doc.clone();
+    let mut h = harness(s);
+    h.run();
+    let path = temp("saved.yaml");
+    h.get_by_label("File").click();
+    h.run();
+    h.get_by_label("Save as…").click();
+    h.run();
+    type_into(&mut h, "file", &path.display().to_string());
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Save as")
+        .click();
+    h.run();
+    assert!(path.exists(), "{}", path.display());
+    assert!(!h.state().modified);
+    // The command line's loader reads it.
+    let reg = modemflow_blocks::registry();
+    let text = std::fs::read_to_string(&path).unwrap();
+    modemflow_flow::load_str(&text, "saved.yaml", &graphs(), &reg, &[]).unwrap();
+    let mut again = studio();
+    again.open(&path).unwrap();
+    assert_eq!(again.doc.blocks, before.blocks);
+    assert_eq!(again.doc.connections, before.connections);
+    assert_eq!(again.doc.variables, before.variables);
+}
+
+#[test]
+fn a_malformed_file_keeps_the_previous_graph() {
+    let mut s = studio();
+    s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
+    let bad = temp("bad.yaml");
+    std::fs::write(&bad, "blocks: [\n  {id: a\n").unwrap();
+    assert!(s.open(&bad).is_err());
+    assert!(s.open(&temp("missing.yaml")).is_err());
+    let mut h = harness(s);
+    h.run();
+    assert_eq!(h.state().doc.blocks.len(), 6);
+    assert!(h.query_all_by_label_contains("bad.yaml:").next().is_some());
+    assert!(h
+        .query_all_by_label_contains("cannot read")
+        .next()
+        .is_some());
+}
+
+#[test]
+fn running_scrambler_ber_shows_the_ber_event() {
+    let mut s = studio();
+    s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("▶ Run").click();
+    step_until(&mut h, 60.0, |h| {
+        h.state().log.iter().any(|l| l.text.starts_with("ber ber"))
+    });
+    h.run();
+    h.get_by_label_contains("ber ber {\"bits\":");
+    assert!(!h.state().is_running());
+}
+
+#[test]
+fn a_probe_on_a_wire_shows_data_arriving() {
+    let mut s = studio();
+    s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
+    let mut h = harness(s);
+    h.run();
+    // With the source selected, probe its output from the inspector.
+    h.state_mut().selected = Some("src".into());
+    h.run();
+    h.get_by_label("Probe out").click();
+    h.run();
+    h.get_by_label("Time scope").click();
+    h.run();
+    assert_eq!(h.state().probes.len(), 1);
+    h.get_by_label_contains("waiting for the graph to run");
+    h.get_by_label("▶ Run").click();
+    step_until(&mut h, 60.0, |h| h.state().probes[0].items > 0);
+    h.run();
+    let p = &h.state().probes[0];
+    assert!(p.chunks > 0 && p.items > 0);
+    assert_eq!(
+        h.state().doc.layout.probes.len(),
+        1,
+        "stored with the layout"
+    );
+}
