@@ -199,7 +199,7 @@ impl Studio {
         Ok(())
     }
 
-    fn note(&mut self, text: String) {
+    pub fn note(&mut self, text: String) {
         self.push_log(LogLine { text, error: false });
     }
 
@@ -521,16 +521,19 @@ impl Studio {
         self.frames
     }
 
+    /// For a renderer without a GPU (Mesa's llvmpipe under Xvfb): flat
+    /// windows and no anti-aliasing fringe, which are most of what such a
+    /// renderer spends on a frame beyond the pixels themselves.
+    pub fn software_rendering(ctx: &egui::Context) {
+        ctx.global_style_mut(|s| {
+            s.visuals.window_shadow = egui::Shadow::NONE;
+            s.visuals.popup_shadow = egui::Shadow::NONE;
+        });
+        ctx.tessellation_options_mut(|t| t.feathering = false);
+    }
+
     /// The whole window.
     pub fn ui(&mut self, ui: &mut Ui) {
-        if self.frames == 0 {
-            // Flat windows: a blurred shadow is most of what a software
-            // renderer spends on a probe panel.
-            ui.ctx().global_style_mut(|s| {
-                s.visuals.window_shadow = egui::Shadow::NONE;
-                s.visuals.popup_shadow = egui::Shadow::NONE;
-            });
-        }
         self.frames += 1;
         self.poll();
         if self.is_running() {
@@ -1040,8 +1043,14 @@ impl Studio {
                 Request::Select(id) => self.selected = Some(id),
                 Request::Probe(port, kind) => self.open_probe(port, kind),
                 Request::OpenSubgraph(kind) => {
-                    let path = self.base_dir.join(kind);
-                    let _ = self.open(&path);
+                    if self.modified {
+                        self.status = Some(format!(
+                            "save this graph (or undo its changes) before opening `{kind}`"
+                        ));
+                    } else {
+                        let path = self.base_dir.join(kind);
+                        let _ = self.open(&path);
+                    }
                 }
             }
         }
@@ -1168,8 +1177,25 @@ fn widget_id(ui: &Ui) -> egui::Id {
 /// The editor as an eframe application.
 pub struct StudioApp(pub Studio);
 
+/// Whether the OpenGL renderer is a software one.
+fn software_gl(frame: &eframe::Frame) -> bool {
+    use eframe::glow::HasContext;
+    frame.gl().is_some_and(|gl| {
+        // SAFETY: a plain query of the current context's renderer string.
+        let name = unsafe { gl.get_parameter_string(eframe::glow::RENDERER) }.to_lowercase();
+        ["llvmpipe", "softpipe", "swrast"]
+            .iter()
+            .any(|s| name.contains(s))
+    })
+}
+
 impl eframe::App for StudioApp {
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
+        if self.0.frames() == 0 && software_gl(frame) {
+            Studio::software_rendering(ui.ctx());
+            self.0
+                .note("software OpenGL: flat windows, no anti-aliasing".into());
+        }
         let title = self.0.title();
         ui.ctx()
             .send_viewport_cmd(egui::ViewportCommand::Title(title));

@@ -13,6 +13,14 @@ use egui_plot::{Line, Plot, PlotPoints, Points as PlotPointsItem};
 use modemflow_flow::{Buf, Probe};
 use std::time::{Duration, Instant};
 
+/// A probe's plot: a coarse grid (every grid line is blended over the
+/// whole plot, which a software renderer pays for each frame).
+fn plot(id: &str, height: f32) -> Plot<'static> {
+    Plot::new(id.to_string())
+        .height(height)
+        .grid_spacing(24.0..=240.0)
+}
+
 /// The line's sample rate, for frequency axes and rates.
 const SAMPLE_RATE: f64 = 8000.0;
 /// Items a panel analyses per frame at most: the newest chunks up to this
@@ -244,7 +252,7 @@ impl ProbeView {
                     .enumerate()
                     .map(|(i, &v)| [i as f64 / SAMPLE_RATE * 1000.0, f64::from(v)])
                     .collect();
-                Plot::new(id).height(120.0).show(ui, |p| {
+                plot(&id, 120.0).show(ui, |p| {
                     p.line(Line::new("signal", pts));
                 });
                 ui.label("time (ms)");
@@ -257,7 +265,7 @@ impl ProbeView {
             }
             View::Spectrum(s) => {
                 let pts: PlotPoints = s.db().into_iter().collect();
-                Plot::new(id).height(120.0).show(ui, |p| {
+                plot(&id, 120.0).show(ui, |p| {
                     p.line(Line::new("power (dB)", pts));
                 });
                 ui.label(format!("frequency (Hz); {} frames averaged", s.frames()));
@@ -272,7 +280,7 @@ impl ProbeView {
                         .iter()
                         .flat_map(|r| r.iter().map(|&v| f64::from(v.max(-140.0))))
                         .collect();
-                    Plot::new(id).height(130.0).show(ui, |p| {
+                    plot(&id, 130.0).show(ui, |p| {
                         p.heatmap(egui_plot::Heatmap::new(values, cols));
                     });
                     ui.label("frequency →, newest row on top");
@@ -282,7 +290,7 @@ impl ProbeView {
                 if pts.is_empty() {
                     h.decay(0.98);
                     let counts: PlotPoints = h.bars().into_iter().collect();
-                    Plot::new(id).height(120.0).show(ui, |p| {
+                    plot(&id, 120.0).show(ui, |p| {
                         p.line(Line::new("levels", counts));
                     });
                     ui.label(format!(
@@ -291,14 +299,14 @@ impl ProbeView {
                     ));
                 } else {
                     let p2: PlotPoints = pts.points().into_iter().collect();
-                    Plot::new(id).height(140.0).data_aspect(1.0).show(ui, |p| {
+                    plot(&id, 140.0).data_aspect(1.0).show(ui, |p| {
                         p.points(PlotPointsItem::new("symbols", p2).radius(1.5));
                     });
                 }
             }
             View::Eye(e) => {
                 let traces: Vec<Vec<[f64; 2]>> = e.traces().map(<[[f64; 2]]>::to_vec).collect();
-                Plot::new(id).height(120.0).show(ui, |p| {
+                plot(&id, 120.0).show(ui, |p| {
                     for (i, t) in traces.into_iter().enumerate() {
                         p.line(Line::new(format!("t{i}"), PlotPoints::from(t)).width(0.5));
                     }
