@@ -61,6 +61,8 @@ pub struct Studio {
     frames: u64,
     /// How long the last run took, once it ended.
     pub last_run: Option<std::time::Duration>,
+    /// The canvas widget's id, where its selection is kept.
+    canvas_id: Option<egui::Id>,
 }
 
 fn value_of(kind: &ParamKind, text: &str) -> Option<Value> {
@@ -105,6 +107,7 @@ impl Studio {
             dialog: None,
             frames: 0,
             last_run: None,
+            canvas_id: None,
         };
         s.revalidate();
         s
@@ -608,7 +611,11 @@ impl Studio {
     /// Blocks selected on the canvas (several with shift or a drag), or the
     /// one shown in the inspector.
     fn selected_ids(&self, ui: &Ui) -> Vec<String> {
-        let mut ids: Vec<String> = egui_snarl::ui::get_selected_nodes(widget_id(ui), ui.ctx())
+        let on_canvas = self
+            .canvas_id
+            .map(|id| egui_snarl::ui::get_selected_nodes(id, ui.ctx()))
+            .unwrap_or_default();
+        let mut ids: Vec<String> = on_canvas
             .into_iter()
             .filter_map(|n| self.snarl.get_node(n).map(|v| v.id.clone()))
             .collect();
@@ -1033,6 +1040,7 @@ impl Studio {
             self.changed();
         }
         self.sync_layout();
+        self.canvas_id = Some(widget_id(ui));
         if let Some(n) = egui_snarl::ui::get_selected_nodes(widget_id(ui), ui.ctx()).first() {
             if let Some(v) = self.snarl.get_node(*n) {
                 self.selected = Some(v.id.clone());

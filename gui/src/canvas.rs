@@ -227,6 +227,25 @@ fn port_ref(snarl: &Snarl<NodeView>, node: NodeId, port: &str) -> PortRef {
     PortRef::new(snarl[node].id.clone(), port)
 }
 
+/// `block.port` of an output pin.
+fn out_ref(snarl: &Snarl<NodeView>, pin: egui_snarl::OutPinId) -> PortRef {
+    port_ref(snarl, pin.node, &snarl[pin.node].outputs[pin.output].name)
+}
+
+/// `block.port` of an input pin.
+fn in_ref(snarl: &Snarl<NodeView>, pin: egui_snarl::InPinId) -> PortRef {
+    port_ref(snarl, pin.node, &snarl[pin.node].inputs[pin.input].name)
+}
+
+impl Viewer<'_> {
+    /// Removes the wires `cut` picks, as one undo step.
+    fn cut_wires(&mut self, cut: impl Fn(&Connection) -> bool) {
+        self.history.record(self.doc, None);
+        self.doc.connections.retain(|c| !cut(c));
+        self.changed = true;
+    }
+}
+
 impl SnarlViewer<NodeView> for Viewer<'_> {
     fn title(&mut self, node: &NodeView) -> String {
         node.id.clone()
@@ -345,16 +364,7 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
     }
 
     fn connect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<NodeView>) {
-        let f = port_ref(
-            snarl,
-            from.id.node,
-            &snarl[from.id.node].outputs[from.id.output].name,
-        );
-        let t = port_ref(
-            snarl,
-            to.id.node,
-            &snarl[to.id.node].inputs[to.id.input].name,
-        );
+        let (f, t) = (out_ref(snarl, from.id), in_ref(snarl, to.id));
         match connect(self.doc, self.history, self.catalog, self.base_dir, f, t) {
             Ok(()) => {
                 self.changed = true;
@@ -365,41 +375,18 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
     }
 
     fn disconnect(&mut self, from: &OutPin, to: &InPin, snarl: &mut Snarl<NodeView>) {
-        let f = port_ref(
-            snarl,
-            from.id.node,
-            &snarl[from.id.node].outputs[from.id.output].name,
-        );
-        let t = port_ref(
-            snarl,
-            to.id.node,
-            &snarl[to.id.node].inputs[to.id.input].name,
-        );
-        self.history.record(self.doc, None);
-        self.doc.connections.retain(|c| !(c.from == f && c.to == t));
-        self.changed = true;
+        let (f, t) = (out_ref(snarl, from.id), in_ref(snarl, to.id));
+        self.cut_wires(|c| c.from == f && c.to == t);
     }
 
     fn drop_outputs(&mut self, pin: &OutPin, snarl: &mut Snarl<NodeView>) {
-        let f = port_ref(
-            snarl,
-            pin.id.node,
-            &snarl[pin.id.node].outputs[pin.id.output].name,
-        );
-        self.history.record(self.doc, None);
-        self.doc.connections.retain(|c| c.from != f);
-        self.changed = true;
+        let f = out_ref(snarl, pin.id);
+        self.cut_wires(|c| c.from == f);
     }
 
     fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<NodeView>) {
-        let t = port_ref(
-            snarl,
-            pin.id.node,
-            &snarl[pin.id.node].inputs[pin.id.input].name,
-        );
-        self.history.record(self.doc, None);
-        self.doc.connections.retain(|c| c.to != t);
-        self.changed = true;
+        let t = in_ref(snarl, pin.id);
+        self.cut_wires(|c| c.to == t);
     }
 
     fn has_node_menu(&mut self, _node: &NodeView) -> bool {

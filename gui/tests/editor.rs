@@ -200,3 +200,31 @@ fn a_probe_on_a_wire_shows_data_arriving() {
         "stored with the layout"
     );
 }
+
+#[test]
+fn delete_undo_copy_paste_from_the_keyboard() {
+    let mut s = studio();
+    s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
+    s.selected = Some("ber".into());
+    let mut h = harness(s);
+    h.run();
+    h.key_press(egui::Key::Delete);
+    h.run();
+    assert!(h.state().doc.block("ber").is_none());
+    assert!(h.state().doc.connections.iter().all(|c| c.to.block != "ber"));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run();
+    assert!(h.state().doc.block("ber").is_some(), "undo brings it back with its wire");
+    assert!(h.state().doc.connections.iter().any(|c| c.to.block == "ber"));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
+    h.run();
+    assert!(h.state().doc.block("ber").is_none(), "redo removes it again");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.state_mut().selected = Some("scr".into());
+    h.run();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::C);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::V);
+    h.run();
+    let copy = h.state().doc.block("scrambler_0").expect("the pasted copy");
+    assert_eq!(copy.params, h.state().doc.block("scr").unwrap().params);
+}
