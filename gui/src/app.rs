@@ -63,6 +63,8 @@ pub struct Studio {
     pub last_run: Option<std::time::Duration>,
     /// The canvas widget's id, where its selection is kept.
     canvas_id: Option<egui::Id>,
+    /// A palette entry dropped this frame, and where (screen position).
+    dropped: Option<(&'static str, egui::Pos2)>,
 }
 
 fn value_of(kind: &ParamKind, text: &str) -> Option<Value> {
@@ -108,6 +110,7 @@ impl Studio {
             frames: 0,
             last_run: None,
             canvas_id: None,
+            dropped: None,
         };
         s.revalidate();
         s
@@ -707,6 +710,7 @@ impl Studio {
         ui.add(egui::TextEdit::singleline(&mut self.search).hint_text("names and descriptions"))
             .labelled_by(label.id);
         let mut add = None;
+        let mut dropped = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (cat, specs) in self.catalog.palette(&self.search) {
                 egui::CollapsingHeader::new(cat)
@@ -732,8 +736,23 @@ impl Studio {
                                             .sense(egui::Sense::click_and_drag()),
                                     )
                                     .on_hover_text(s.summary);
-                                if r.double_clicked() || r.drag_stopped() {
+                                if r.double_clicked() {
                                     add = Some(s.name);
+                                }
+                                if r.dragged() {
+                                    // What is being carried, at the pointer.
+                                    egui::Tooltip::always_open(
+                                        ui.ctx().clone(),
+                                        ui.layer_id(),
+                                        egui::Id::new("palette drag"),
+                                        egui::PopupAnchor::Pointer,
+                                    )
+                                    .show(|ui| ui.label(format!("+ {}", s.name)));
+                                }
+                                if r.drag_stopped() {
+                                    if let Some(at) = ui.ctx().pointer_latest_pos() {
+                                        dropped = Some((s.name, at));
+                                    }
                                 }
                             });
                         }
@@ -742,6 +761,9 @@ impl Studio {
         });
         if let Some(k) = add {
             self.add_block(k, None);
+        }
+        if dropped.is_some() {
+            self.dropped = dropped;
         }
     }
 
@@ -1023,6 +1045,7 @@ impl Studio {
             requests: Vec::new(),
             faulty: &faulty,
             selected: selected.as_deref(),
+            to_global: None,
         };
         // A plain background: the grid pattern costs a software renderer
         // more than it tells.
@@ -1033,6 +1056,12 @@ impl Studio {
             .style(style)
             .show(&mut self.snarl, &mut viewer, ui);
         let (changed, message, requests) = (viewer.changed, viewer.message, viewer.requests);
+        // A block dragged from the palette lands where it was let go.
+        if let Some((kind, at)) = self.dropped.take() {
+            let inside = ui.max_rect().contains(at);
+            let graph_pos = viewer_to_graph(viewer.to_global, at).filter(|_| inside);
+            self.add_block(kind, graph_pos);
+        }
         if let Some(m) = message {
             self.status = Some(m);
         }
@@ -1174,6 +1203,15 @@ impl Studio {
             };
         }
     }
+}
+
+/// A screen position on the canvas in the graph's coordinates.
+fn viewer_to_graph(
+    to_global: Option<egui::emath::TSTransform>,
+    at: egui::Pos2,
+) -> Option<[f32; 2]> {
+    let p = to_global?.inverse() * at;
+    Some([p.x.round(), p.y.round()])
 }
 
 /// The canvas's id as `SnarlWidget::id_salt("canvas")` makes it inside the

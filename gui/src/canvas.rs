@@ -216,6 +216,8 @@ pub struct Viewer<'a> {
     /// Blocks with a validation problem (drawn with a red frame).
     pub faulty: &'a [String],
     pub selected: Option<&'a str>,
+    /// The canvas's transform from graph to screen, as last drawn.
+    pub to_global: Option<egui::emath::TSTransform>,
 }
 
 fn pin_for(p: &PortInfo) -> PinInfo {
@@ -387,6 +389,14 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
     fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<NodeView>) {
         let t = in_ref(snarl, pin.id);
         self.cut_wires(|c| c.to == t);
+    }
+
+    fn current_transform(
+        &mut self,
+        to_global: &mut egui::emath::TSTransform,
+        _snarl: &mut Snarl<NodeView>,
+    ) {
+        self.to_global = Some(*to_global);
     }
 
     fn has_node_menu(&mut self, _node: &NodeView) -> bool {

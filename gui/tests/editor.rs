@@ -71,28 +71,6 @@ fn blocks_are_added_from_the_palette_by_searching() {
 }
 
 #[test]
-fn a_mismatched_wire_is_refused_with_the_reason() {
-    let mut h = harness(studio());
-    h.run();
-    for (q, kind) in [("sine", "tone_source"), ("G.711", "g711_encode")] {
-        type_into(&mut h, "Search", q);
-        h.get_by_label(&format!("add {kind}")).click();
-        h.run();
-    }
-    let r = h.state_mut().connect(
-        PortRef::new("tone_source_0", "out"),
-        PortRef::new("g711_encode_0", "in"),
-    );
-    assert!(r.is_err());
-    h.run();
-    // The reason, on the window's status line.
-    h.get_by_label_contains(
-        "wire refused: `tone_source_0.out` carries f32 but `g711_encode_0.in` takes i16",
-    );
-    assert!(h.state().doc.connections.is_empty());
-}
-
-#[test]
 fn an_invalid_parameter_shows_the_checks_message() {
     let mut s = studio();
     s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
@@ -211,14 +189,30 @@ fn delete_undo_copy_paste_from_the_keyboard() {
     h.key_press(egui::Key::Delete);
     h.run();
     assert!(h.state().doc.block("ber").is_none());
-    assert!(h.state().doc.connections.iter().all(|c| c.to.block != "ber"));
+    assert!(h
+        .state()
+        .doc
+        .connections
+        .iter()
+        .all(|c| c.to.block != "ber"));
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.run();
-    assert!(h.state().doc.block("ber").is_some(), "undo brings it back with its wire");
-    assert!(h.state().doc.connections.iter().any(|c| c.to.block == "ber"));
+    assert!(
+        h.state().doc.block("ber").is_some(),
+        "undo brings it back with its wire"
+    );
+    assert!(h
+        .state()
+        .doc
+        .connections
+        .iter()
+        .any(|c| c.to.block == "ber"));
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Y);
     h.run();
-    assert!(h.state().doc.block("ber").is_none(), "redo removes it again");
+    assert!(
+        h.state().doc.block("ber").is_none(),
+        "redo removes it again"
+    );
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
     h.state_mut().selected = Some("scr".into());
     h.run();
@@ -227,4 +221,113 @@ fn delete_undo_copy_paste_from_the_keyboard() {
     h.run();
     let copy = h.state().doc.block("scrambler_0").expect("the pasted copy");
     assert_eq!(copy.params, h.state().doc.block("scr").unwrap().params);
+}
+
+#[test]
+fn a_block_dragged_from_the_palette_lands_where_it_is_dropped() {
+    let mut h = harness(studio());
+    h.run();
+    type_into(&mut h, "Search", "pseudo-random");
+    let from = h.get_by_label("prbs_source").rect().center();
+    let to = egui::pos2(700.0, 300.0);
+    h.drag_at(from);
+    h.run();
+    for k in 1..=10 {
+        h.hover_at(from + (to - from) * (k as f32 / 10.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.run();
+    let doc = &h.state().doc;
+    assert_eq!(doc.blocks.len(), 1);
+    let [x, y] = doc.layout.positions["prbs_source_0"];
+    // The canvas's own coordinates; a second block dropped further right
+    // lands further right.
+    let (x0, y0) = (x, y);
+    // The palette's entry (the node on the canvas shows its type too).
+    let from = h
+        .get_all_by_label("prbs_source")
+        .map(|n| n.rect().center())
+        .min_by(|a, b| a.x.total_cmp(&b.x))
+        .unwrap();
+    let to = egui::pos2(850.0, 300.0);
+    h.drag_at(from);
+    h.run();
+    for k in 1..=10 {
+        h.hover_at(from + (to - from) * (k as f32 / 10.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.run();
+    let [x1, y1] = h.state().doc.layout.positions["prbs_source_1"];
+    assert!(
+        x1 > x0 + 50.0 && (y1 - y0).abs() < 5.0,
+        "({x0}, {y0}) then ({x1}, {y1})"
+    );
+}
+
+/// Drags with the pointer from `from` to `to` over a few frames.
+fn drag(h: &mut Harness<'static, Studio>, from: egui::Pos2, to: egui::Pos2) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for k in 1..=10 {
+        h.hover_at(from + (to - from) * (k as f32 / 10.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.run();
+}
+
+/// Adds `kind` by dragging its palette entry to `at`.
+fn drop_block(h: &mut Harness<'static, Studio>, search: &str, kind: &str, at: egui::Pos2) {
+    type_into(h, "Search", search);
+    let from = h
+        .get_all_by_label(kind)
+        .map(|n| n.rect().center())
+        .min_by(|a, b| a.x.total_cmp(&b.x))
+        .unwrap();
+    drag(h, from, at);
+}
+
+#[test]
+fn wires_are_drawn_from_pin_to_pin_and_mismatches_refused() {
+    let mut h = harness(studio());
+    h.run();
+    drop_block(&mut h, "sine", "tone_source", egui::pos2(330.0, 200.0));
+    drop_block(&mut h, "G.711", "g711_encode", egui::pos2(650.0, 200.0));
+    drop_block(&mut h, "f32_to_i16", "f32_to_i16", egui::pos2(650.0, 400.0));
+    assert_eq!(h.state().doc.blocks.len(), 3);
+    // Pins sit just outside their port names: outputs to the right, inputs
+    // to the left.
+    // The tone's output is the leftmost; the inputs are the two on the right.
+    let out = h
+        .get_all_by_label("out")
+        .map(|n| n.rect())
+        .min_by(|a, b| a.left().total_cmp(&b.left()))
+        .unwrap();
+    let ins: Vec<egui::Rect> = h.get_all_by_label("in").map(|n| n.rect()).collect();
+    let out_pin = egui::pos2(out.right() + 9.0, out.center().y);
+    let pin_of = |r: &egui::Rect| egui::pos2(r.left() - 20.0, r.center().y);
+    // The encoder's input (upper right) takes i16: refused.
+    let upper = ins
+        .iter()
+        .min_by(|a, b| a.top().total_cmp(&b.top()))
+        .unwrap();
+    let lower = ins
+        .iter()
+        .max_by(|a, b| a.top().total_cmp(&b.top()))
+        .unwrap();
+    drag(&mut h, out_pin, pin_of(upper));
+    assert!(h.state().doc.connections.is_empty());
+    h.get_by_label_contains(
+        "wire refused: `tone_source_0.out` carries f32 but `g711_encode_0.in` takes i16",
+    );
+    // The conversion block's input takes f32: connected.
+    drag(&mut h, out_pin, pin_of(lower));
+    let c = &h.state().doc.connections;
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0].from, PortRef::new("tone_source_0", "out"));
+    assert_eq!(c[0].to, PortRef::new("f32_to_i16_0", "in"));
 }
