@@ -10,6 +10,7 @@ use crate::probes::{ProbeKind, ProbeView};
 use crate::run::{Ended, Session};
 use crate::validate::{validate, Problem};
 use egui::{Color32, RichText, Ui};
+use egui_dock::DockState;
 use egui_snarl::ui::SnarlWidget;
 use egui_snarl::Snarl;
 use modemflow_flow::registry::ParamKind;
@@ -65,6 +66,67 @@ pub struct Studio {
     canvas_id: Option<egui::Id>,
     /// A palette entry dropped this frame, and where (screen position).
     dropped: Option<(&'static str, egui::Pos2)>,
+    /// The canvas and the probe panels as dockable tabs.
+    dock: DockState<Tab>,
+    next_probe: u64,
+}
+
+/// A tab of the central dock area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Tab {
+    Canvas,
+    Probe(u64),
+}
+
+/// What the dock area draws in each tab.
+struct Tabs<'a> {
+    studio: &'a mut Studio,
+    now: Instant,
+}
+
+impl egui_dock::TabViewer for Tabs<'_> {
+    type Tab = Tab;
+
+    fn id(&mut self, tab: &mut Tab) -> egui::Id {
+        egui::Id::new(("tab", *tab))
+    }
+
+    fn title(&mut self, tab: &mut Tab) -> egui::WidgetText {
+        match tab {
+            Tab::Canvas => "Graph".into(),
+            Tab::Probe(id) => self
+                .studio
+                .probes
+                .iter()
+                .find(|p| p.id == *id)
+                .map_or_else(|| "probe".to_string(), ProbeView::title)
+                .into(),
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, tab: &mut Tab) {
+        match tab {
+            Tab::Canvas => self.studio.canvas(ui),
+            Tab::Probe(id) => {
+                if let Some(p) = self.studio.probes.iter_mut().find(|p| p.id == *id) {
+                    p.ui(ui, self.now);
+                }
+            }
+        }
+    }
+
+    fn is_closeable(&self, tab: &Tab) -> bool {
+        matches!(tab, Tab::Probe(_))
+    }
+
+    fn on_close(&mut self, tab: &mut Tab) -> egui_dock::tab_viewer::OnCloseResponse {
+        if let Tab::Probe(id) = tab {
+            if let Some(p) = self.studio.probes.iter_mut().find(|p| p.id == *id) {
+                p.open = false;
+            }
+        }
+        egui_dock::tab_viewer::OnCloseResponse::Close
+    }
 }
 
 fn value_of(kind: &ParamKind, text: &str) -> Option<Value> {
@@ -111,6 +173,8 @@ impl Studio {
             last_run: None,
             canvas_id: None,
             dropped: None,
+            dock: DockState::new(vec![Tab::Canvas]),
+            next_probe: 0,
         };
         s.revalidate();
         s
@@ -156,19 +220,21 @@ impl Studio {
         self.history.clear();
         self.selected = None;
         self.catalog.refresh();
-        self.probes = self
+        self.probes.clear();
+        self.dock = DockState::new(vec![Tab::Canvas]);
+        let stored: Vec<(PortRef, ProbeKind)> = self
             .doc
             .layout
             .probes
             .iter()
             .filter_map(|p| {
                 let (b, port) = p.port.rsplit_once('.')?;
-                Some(ProbeView::new(
-                    PortRef::new(b, port),
-                    ProbeKind::from_word(&p.kind)?,
-                ))
+                Some((PortRef::new(b, port), ProbeKind::from_word(&p.kind)?))
             })
             .collect();
+        for (port, kind) in stored {
+            self.open_probe(port, kind);
+        }
         self.rebuild = true;
         self.revalidate();
         self.note(format!("opened {}", path.display()));
@@ -442,9 +508,23 @@ impl Studio {
 
     /// Opens a probe panel on the wire leaving `port`.
     pub fn open_probe(&mut self, port: PortRef, kind: ProbeKind) {
-        let mut p = ProbeView::new(port, kind);
+        let id = self.next_probe;
+        self.next_probe += 1;
+        let mut p = ProbeView::new(id, port, kind);
         if let Some(s) = &self.session {
             p.attach(s.probe(&self.doc, &p.port));
+        }
+        // The first panel to the right of the canvas, each next one below
+        // the last.
+        let last = self.probes.last().map(|p| Tab::Probe(p.id));
+        let tree = self.dock.main_surface_mut();
+        match last.and_then(|t| tree.find_tab(&t)) {
+            Some((node, _)) => {
+                tree.split_below(node, 0.5, vec![Tab::Probe(id)]);
+            }
+            None => {
+                tree.split_right(egui_dock::NodeIndex::root(), 0.6, vec![Tab::Probe(id)]);
+            }
         }
         self.probes.push(p);
         self.sync_probes();
@@ -567,8 +647,28 @@ impl Studio {
                     self.variables(ui);
                 });
             });
-        egui::CentralPanel::default().show(ui, |ui| self.canvas(ui));
-        self.probe_windows(ui);
+        egui::CentralPanel::default().show(ui, |ui| {
+            // The canvas and the probes are tabs: drag one to dock it
+            // elsewhere or out into a window of its own.
+            let mut dock = std::mem::replace(&mut self.dock, DockState::new(Vec::new()));
+            let style = egui_dock::Style::from_egui(ui.style());
+            egui_dock::DockArea::new(&mut dock)
+                .style(style)
+                .show_add_buttons(false)
+                .show_leaf_collapse_buttons(false)
+                .show_leaf_close_all_buttons(false)
+                .show_inside(
+                    ui,
+                    &mut Tabs {
+                        studio: self,
+                        now: Instant::now(),
+                    },
+                );
+            self.dock = dock;
+        });
+        if self.probes.iter().any(|p| !p.open) {
+            self.sync_probes();
+        }
         self.file_dialog(ui);
     }
 
@@ -636,6 +736,7 @@ impl Studio {
                     self.doc = Document::new();
                     self.path = None;
                     self.probes.clear();
+                    self.dock = DockState::new(vec![Tab::Canvas]);
                     self.history.clear();
                     self.changed();
                     self.modified = false;
@@ -1106,29 +1207,6 @@ impl Studio {
                         .insert(n.id.clone(), [pos.x.round(), pos.y.round()]);
                 }
             }
-        }
-    }
-
-    fn probe_windows(&mut self, ui: &mut Ui) {
-        let now = Instant::now();
-        for (i, p) in self.probes.iter_mut().enumerate() {
-            let mut open = p.open;
-            egui::Window::new(p.title())
-                .id(egui::Id::new((
-                    "probe",
-                    i,
-                    p.port.to_string(),
-                    p.kind.word(),
-                )))
-                .open(&mut open)
-                .default_size([400.0, 200.0])
-                // Tiled down the canvas's right side, below the menu bar.
-                .default_pos([540.0 + 20.0 * (i / 3) as f32, 40.0 + 235.0 * (i % 3) as f32])
-                .show(ui.ctx(), |ui| p.ui(ui, now));
-            p.open = open;
-        }
-        if self.probes.iter().any(|p| !p.open) {
-            self.sync_probes();
         }
     }
 

@@ -89,6 +89,8 @@ enum View {
 
 /// One open probe.
 pub struct ProbeView {
+    /// Unique while the editor runs: names the panel's dock tab.
+    pub id: u64,
     pub port: PortRef,
     pub kind: ProbeKind,
     pub open: bool,
@@ -119,7 +121,7 @@ fn as_f32(b: &Buf) -> Vec<f32> {
 }
 
 impl ProbeView {
-    pub fn new(port: PortRef, kind: ProbeKind) -> ProbeView {
+    pub fn new(id: u64, port: PortRef, kind: ProbeKind) -> ProbeView {
         let view = match kind {
             ProbeKind::Scope => View::Scope(Scope::new(400)),
             ProbeKind::Spectrum => View::Spectrum(Spectrum::new(512, SAMPLE_RATE, 16)),
@@ -129,6 +131,7 @@ impl ProbeView {
             ProbeKind::Meter => View::Meter,
         };
         ProbeView {
+            id,
             port,
             kind,
             open: true,
