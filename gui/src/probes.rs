@@ -217,7 +217,7 @@ impl ProbeView {
 
     /// The panel's contents.
     pub fn ui(&mut self, ui: &mut egui::Ui, now: Instant) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "{} chunks, {} items, {:.0} items/s",
                 self.chunks,
