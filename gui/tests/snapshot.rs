@@ -24,5 +24,7 @@ fn main_window_with_a_v90_graph_and_probes() {
         .build_ui_state(|ui, s: &mut Studio| s.ui(ui), s);
     // A fixed number of frames: nodes settle their sizes over the first few.
     h.run_steps(30);
-    h.snapshot("v90_downstream_with_probes");
+    // Software rasterisation differs in a few edge pixels from run to run.
+    let opts = egui_kittest::SnapshotOptions::new().max_failed_pixels(50);
+    h.snapshot_options("v90_downstream_with_probes", &opts);
 }
