@@ -227,38 +227,22 @@ fn delete_undo_copy_paste_from_the_keyboard() {
 fn a_block_dragged_from_the_palette_lands_where_it_is_dropped() {
     let mut h = harness(studio());
     h.run();
-    type_into(&mut h, "Search", "pseudo-random");
-    let from = h.get_by_label("prbs_source").rect().center();
-    let to = egui::pos2(700.0, 300.0);
-    h.drag_at(from);
-    h.run();
-    for k in 1..=10 {
-        h.hover_at(from + (to - from) * (k as f32 / 10.0));
-        h.step();
-    }
-    h.drop_at(to);
-    h.run();
-    let doc = &h.state().doc;
-    assert_eq!(doc.blocks.len(), 1);
-    let [x, y] = doc.layout.positions["prbs_source_0"];
-    // The canvas's own coordinates; a second block dropped further right
-    // lands further right.
-    let (x0, y0) = (x, y);
-    // The palette's entry (the node on the canvas shows its type too).
-    let from = h
-        .get_all_by_label("prbs_source")
-        .map(|n| n.rect().center())
-        .min_by(|a, b| a.x.total_cmp(&b.x))
-        .unwrap();
-    let to = egui::pos2(850.0, 300.0);
-    h.drag_at(from);
-    h.run();
-    for k in 1..=10 {
-        h.hover_at(from + (to - from) * (k as f32 / 10.0));
-        h.step();
-    }
-    h.drop_at(to);
-    h.run();
+    drop_block(
+        &mut h,
+        "pseudo-random",
+        "prbs_source",
+        egui::pos2(700.0, 300.0),
+    );
+    assert_eq!(h.state().doc.blocks.len(), 1);
+    let [x0, y0] = h.state().doc.layout.positions["prbs_source_0"];
+    // Positions are the canvas's own coordinates: a second block dropped
+    // further right lands further right, at the same height.
+    drop_block(
+        &mut h,
+        "pseudo-random",
+        "prbs_source",
+        egui::pos2(850.0, 300.0),
+    );
     let [x1, y1] = h.state().doc.layout.positions["prbs_source_1"];
     assert!(
         x1 > x0 + 50.0 && (y1 - y0).abs() < 5.0,
