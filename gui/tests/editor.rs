@@ -147,9 +147,16 @@ fn running_scrambler_ber_shows_the_ber_event() {
     step_until(&mut h, 60.0, |h| {
         h.state().log.iter().any(|l| l.text.starts_with("ber ber"))
     });
+    // The run ends after its last event (and keeps the window repainting
+    // until then).
+    step_until(&mut h, 60.0, |h| !h.state().is_running());
     h.run();
     h.get_by_label_contains("ber ber {\"bits\":");
-    assert!(!h.state().is_running());
+    assert!(h
+        .state()
+        .log
+        .iter()
+        .any(|l| l.text.starts_with("finished in")));
 }
 
 #[test]
@@ -169,6 +176,8 @@ fn a_probe_on_a_wire_shows_data_arriving() {
     h.get_by_label_contains("waiting for the graph to run");
     h.get_by_label("▶ Run").click();
     step_until(&mut h, 60.0, |h| h.state().probes[0].items > 0);
+    // Until the run ends (a running graph keeps the window repainting).
+    step_until(&mut h, 60.0, |h| !h.state().is_running());
     h.run();
     let p = &h.state().probes[0];
     assert!(p.chunks > 0 && p.items > 0);
