@@ -34,6 +34,19 @@ pub fn rms_f32_to_dbm0(rms: f64) -> f64 {
     20.0 * (rms / dbm0_to_rms_f32(0.0)).log10()
 }
 
+/// The level in dBm0 of a signal whose mean square on the f32 scale is
+/// `power` (a noise or error power; zero reads as −inf clamped far below
+/// any line level).
+pub fn power_f32_to_dbm0(power: f64) -> f64 {
+    rms_f32_to_dbm0(power.max(1e-30).sqrt())
+}
+
+/// A figure rounded to hundredths, as events report levels and SNRs (to
+/// 0.01 dB).
+pub fn hundredths(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

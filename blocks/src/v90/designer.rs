@@ -18,6 +18,7 @@ use super::dil::{LineProfile, RECORD};
 use super::rates::bit_rate;
 use super::rates::{split, FRAME, MAX_D, MIN_D};
 use super::ucode::UCODES;
+use crate::core::level::{hundredths, rms_f32_to_dbm0};
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, EventSpec, ItemType, PortSpec, Rate, Status, WorkIo,
 };
@@ -166,7 +167,7 @@ impl Block for DesignerBlock {
             let spacing = design.as_ref().map(|d| {
                 d.spacing
                     .iter()
-                    .map(|&s| (crate::core::level::rms_f32_to_dbm0(s) * 100.0).round() / 100.0)
+                    .map(|&s| hundredths(rms_f32_to_dbm0(s)))
                     .collect::<Vec<_>>()
             });
             io.emit(

@@ -18,6 +18,7 @@
 use super::rates::FRAME;
 use super::training::{check_training, training_params, Trn1d};
 use super::ucode::{linear, UCODES};
+use crate::core::level::{hundredths, power_f32_to_dbm0};
 use crate::g711::law::Law;
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, EventSpec, ItemType, PortSpec, Rate, Status, WorkIo,
@@ -279,10 +280,7 @@ impl Block for Analyzer {
             }
             let profile = self.measured.profile();
             let noise: Vec<f64> = (0..FRAME)
-                .map(|i| {
-                    let p = crate::core::level::rms_f32_to_dbm0(profile.noise(i).max(1e-30).sqrt());
-                    (p * 100.0).round() / 100.0
-                })
+                .map(|i| hundredths(power_f32_to_dbm0(profile.noise(i))))
                 .collect();
             let unseen = (0..FRAME)
                 .flat_map(|i| (0..UCODES as u8).map(move |u| (i, u)))

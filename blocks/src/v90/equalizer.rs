@@ -24,6 +24,7 @@ use super::rates::FRAME;
 use super::timing::Timing;
 use super::training::{Trn1d, GUARD};
 use crate::core::interp::INTERP_TAPS;
+use crate::core::level::{hundredths, power_f32_to_dbm0};
 use crate::g711::law::Law;
 
 /// Bulk delays searched, in samples: the loop, the A/D's filters and a
@@ -922,9 +923,11 @@ impl EqualizerBlock {
             (None, Some(design)) => (
                 design.map_or(0, |d| super::rates::bit_rate(d.d)),
                 design.map(|d| d.ucodes.iter().map(Vec::len).collect::<Vec<_>>()),
-                self.eq
-                    .dil_noise()
-                    .map(|n| n.iter().map(|&p| round2(mse_dbm0(p))).collect::<Vec<_>>()),
+                self.eq.dil_noise().map(|n| {
+                    n.iter()
+                        .map(|&p| hundredths(power_f32_to_dbm0(p)))
+                        .collect::<Vec<_>>()
+                }),
             ),
         };
         self.reported = true;
@@ -933,8 +936,8 @@ impl EqualizerBlock {
             "t": self.consumed as f64 / 8000.0,
             "rate": rate,
             "delay": t.delay,
-            "snr_db": round2(t.snr_db),
-            "mse_dbm0": round2(mse_dbm0(t.mse)),
+            "snr_db": hundredths(t.snr_db),
+            "mse_dbm0": hundredths(power_f32_to_dbm0(t.mse)),
         });
         if let Some(m) = moduli {
             fields["moduli"] = serde_json::json!(m);
@@ -942,24 +945,15 @@ impl EqualizerBlock {
         if let Some(n) = dil_noise {
             fields["dil_noise_dbm0"] = serde_json::json!(n);
         }
-        fields["clock_ppm"] = serde_json::json!(self.eq.clock_ppm().map(round2));
+        fields["clock_ppm"] = serde_json::json!(self.eq.clock_ppm().map(hundredths));
         fields["ff"] = serde_json::json!(ff.iter().map(|&v| round6(v)).collect::<Vec<_>>());
         fields["fb"] = serde_json::json!(fb.iter().map(|&v| round6(v)).collect::<Vec<_>>());
         io.emit("training", fields);
     }
 }
 
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
 fn round6(v: f32) -> f64 {
     (f64::from(v) * 1e6).round() / 1e6
-}
-
-/// A mean squared error on the line's scale as a power in dBm0.
-fn mse_dbm0(mse: f64) -> f64 {
-    crate::core::level::rms_f32_to_dbm0(mse.max(1e-30).sqrt())
 }
 
 impl modemflow_flow::Block for EqualizerBlock {
@@ -985,7 +979,7 @@ impl modemflow_flow::Block for EqualizerBlock {
                 if let Some(mse) = self.eq.data_mse() {
                     io.emit(
                         "equalizer",
-                        serde_json::json!({"mse_dbm0": round2(mse_dbm0(mse))}),
+                        serde_json::json!({"mse_dbm0": hundredths(power_f32_to_dbm0(mse))}),
                     );
                 }
             }
