@@ -3,7 +3,9 @@
 
 use crate::registry::{BlockSpec, ParamSpec, Registry};
 
-fn param_line(p: &ParamSpec) -> String {
+/// One parameter on one line: name, kind, default, range or allowed
+/// values, unit and whether it is live (also the editor's field label).
+pub fn param_line(p: &ParamSpec) -> String {
     let mut s = format!("{} ({})", p.name, p.kind.name());
     match &p.default {
         Some(d) => s.push_str(&format!(", default {d}")),

@@ -129,25 +129,6 @@ impl egui_dock::TabViewer for Tabs<'_> {
     }
 }
 
-fn value_of(kind: &ParamKind, text: &str) -> Option<Value> {
-    let t = text.trim();
-    match kind {
-        ParamKind::Int => t.parse().ok().map(Value::Int),
-        ParamKind::Float => t.parse().ok().map(Value::Float),
-        ParamKind::Bool => t.parse().ok().map(Value::Bool),
-        _ => Some(Value::Str(t.to_string())),
-    }
-}
-
-fn show_value(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Str(s) => s.clone(),
-    }
-}
-
 impl Studio {
     pub fn new(registry: Registry) -> Studio {
         let mut s = Studio {
@@ -938,17 +919,8 @@ impl Studio {
             });
             for ps in &spec.params {
                 ui.separator();
-                let mut head = format!("{} ({}", ps.name, ps.kind.name());
-                if !ps.unit.is_empty() {
-                    head.push_str(&format!(", {}", ps.unit));
-                }
-                if let Some((lo, hi)) = ps.range {
-                    head.push_str(&format!(", {lo} … {hi}"));
-                }
-                if ps.live {
-                    head.push_str(", live");
-                }
-                head.push(')');
+                // The same line `modemflow describe` prints.
+                let head = modemflow_flow::docs::param_line(ps);
                 let label = ui.label(RichText::new(head).strong()).on_hover_text(ps.doc);
                 ui.label(RichText::new(ps.doc).small());
                 let current = block
@@ -959,7 +931,7 @@ impl Studio {
                 let hint = ps
                     .default
                     .as_ref()
-                    .map_or_else(|| "required".to_string(), show_value);
+                    .map_or_else(|| "required".to_string(), Value::to_string);
                 let edit =
                     egui::TextEdit::singleline(&mut text).hint_text(format!("default: {hint}"));
                 let r = ui
@@ -969,9 +941,13 @@ impl Studio {
                     self.set_param(&id, ps.name, &text);
                 }
                 if running && ps.live {
-                    if let (Some((lo, hi)), Some(v)) =
-                        (ps.range, value_of(&ps.kind, &text).or(ps.default.clone()))
-                    {
+                    // The value as the loader evaluated it (a variable, an
+                    // expression or the default).
+                    let evaluated = self.checked.as_ref().and_then(|g| {
+                        let n = g.node(&id)?;
+                        g.nodes[n].params.get(ps.name).cloned()
+                    });
+                    if let (Some((lo, hi)), Some(v)) = (ps.range, evaluated) {
                         if let Some(mut x) = v.as_f64() {
                             let slider = egui::Slider::new(&mut x, lo..=hi).text("live");
                             if ui.add(slider).changed() {
@@ -979,8 +955,7 @@ impl Studio {
                                     ParamKind::Int => Value::Int(x.round() as i64),
                                     _ => Value::Float(x),
                                 };
-                                let shown = show_value(&nv);
-                                self.set_param(&id, ps.name, &shown);
+                                self.set_param(&id, ps.name, &nv.to_string());
                                 if let Some(s) = &self.session {
                                     if let Err(e) = s.set(&id, ps.name, nv) {
                                         self.status = Some(e);

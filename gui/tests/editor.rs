@@ -324,3 +324,25 @@ fn wires_are_drawn_from_pin_to_pin_and_mismatches_refused() {
     assert_eq!(c[0].from, PortRef::new("tone_source_0", "out"));
     assert_eq!(c[0].to, PortRef::new("f32_to_i16_0", "in"));
 }
+
+#[test]
+fn a_live_parameter_gets_a_slider_at_its_evaluated_value() {
+    let mut s = studio();
+    s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
+    // The bit-error block's probability is the variable `p_error`.
+    s.set_variable("p_error", "0.25").unwrap();
+    s.set_variable("seconds", "100000").unwrap();
+    s.selected = Some("line".into());
+    let mut h = harness(s);
+    h.run();
+    assert!(h.query_by_role(egui::accesskit::Role::Slider).is_none());
+    h.get_by_label("▶ Run").click();
+    h.step();
+    h.step();
+    h.get_by_role(egui::accesskit::Role::Slider);
+    // The number beside it.
+    let shown = h.get_by_role(egui::accesskit::Role::SpinButton);
+    assert_eq!(shown.value().as_deref(), Some("0.25"));
+    h.state_mut().stop();
+    step_until(&mut h, 60.0, |h| !h.state().is_running());
+}
