@@ -47,43 +47,39 @@ struct Timed {
     started: Instant,
     limit: Option<Duration>,
     when_done: bool,
+    /// The window is closing (it may draw once more).
+    closing: bool,
+}
+
+impl Timed {
+    /// One line on stderr: the frame rate, and how long the graph ran.
+    fn report(&self) {
+        let frames = self.app.0.frames();
+        let t = self.started.elapsed().as_secs_f64();
+        let run = match self.app.0.last_run {
+            Some(r) => format!("; the graph ran for {:.3} s", r.as_secs_f64()),
+            None if self.app.0.is_running() => "; the graph is still running".into(),
+            None => String::new(),
+        };
+        eprintln!(
+            "modemflow-gui: {frames} frames in {t:.2} s: {:.1} frames/s{run}",
+            frames as f64 / t
+        );
+    }
 }
 
 impl eframe::App for Timed {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         self.app.ui(ui, frame);
-        if self.when_done && !self.app.0.is_running() {
-            let frames = self.app.0.frames();
-            let t = self.started.elapsed().as_secs_f64();
-            if let Some(r) = self.app.0.last_run {
-                eprintln!(
-                    "modemflow-gui: the graph ran for {:.3} s; {frames} frames in {t:.2} s: {:.1} frames/s",
-                    r.as_secs_f64(),
-                    frames as f64 / t
-                );
-            }
+        let ended = self.when_done && !self.app.0.is_running();
+        let timed_out = self.limit.is_some_and(|l| self.started.elapsed() >= l);
+        if (ended || timed_out) && !self.closing {
+            self.closing = true;
+            self.report();
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        if let Some(limit) = self.limit {
-            let t = self.started.elapsed();
-            if t >= limit {
-                let frames = self.app.0.frames();
-                eprintln!(
-                    "modemflow-gui: {frames} frames in {:.2} s: {:.1} frames/s",
-                    t.as_secs_f64(),
-                    frames as f64 / t.as_secs_f64()
-                );
-                match self.app.0.last_run {
-                    Some(r) => {
-                        eprintln!("modemflow-gui: the graph ran for {:.3} s", r.as_secs_f64())
-                    }
-                    None if self.app.0.is_running() => {
-                        eprintln!("modemflow-gui: the graph is still running")
-                    }
-                    None => {}
-                }
-                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
-            }
+        if self.limit.is_some() {
+            // Measuring: draw as fast as the machine allows.
             ui.ctx().request_repaint();
         }
     }
@@ -141,6 +137,7 @@ fn main() -> std::process::ExitCode {
         started: Instant::now(),
         limit: args.exit_after.map(Duration::from_secs_f64),
         when_done: args.exit_when_done,
+        closing: false,
     };
     match eframe::run_native("modemflow studio", options, Box::new(|_| Ok(Box::new(app)))) {
         Ok(()) => std::process::ExitCode::SUCCESS,
