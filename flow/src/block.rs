@@ -124,6 +124,7 @@ pub fn inputs_exhausted(inputs: &[Input]) -> bool {
 pub struct Output {
     pub(crate) buf: Buf,
     pub(crate) limit: usize,
+    pub(crate) wanted: bool,
 }
 
 impl Output {
@@ -131,6 +132,7 @@ impl Output {
         Output {
             buf: ty.new_buf(capacity),
             limit: capacity,
+            wanted: true,
         }
     }
 
@@ -173,6 +175,18 @@ impl Output {
 
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
+    }
+
+    /// Whether anything reads this output: a connected block still running,
+    /// or a probe. An optional output nobody reads may be left empty, which
+    /// saves a block the work of producing what would be thrown away; it
+    /// becomes wanted again as soon as a probe attaches.
+    pub fn is_wanted(&self) -> bool {
+        self.wanted
+    }
+
+    pub fn set_wanted(&mut self, wanted: bool) {
+        self.wanted = wanted;
     }
 
     /// Hands the produced items to the scheduler, leaving an empty buffer.

@@ -62,6 +62,11 @@ pub struct Flowgraph {
     pub variables: BTreeMap<String, Value>,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// The outputs of subgraph blocks (`receiver.cp`, also nested ones such
+    /// as `rx/inner.cp`) and the block output inside that carries them, so
+    /// a probe can name a subgraph's output even when nothing is connected
+    /// to it.
+    pub exports: BTreeMap<String, (usize, usize)>,
 }
 
 impl Flowgraph {
@@ -90,8 +95,12 @@ impl Flowgraph {
         format!("{}.{}", self.nodes[n].id, self.nodes[n].spec.inputs[p].name)
     }
 
-    /// Finds an output port by its `block.port` name.
+    /// Finds an output port by its `block.port` name; a subgraph block's
+    /// output is found where it comes from inside.
     pub fn find_output(&self, name: &str) -> Option<(usize, usize)> {
+        if let Some(&t) = self.exports.get(name) {
+            return Some(t);
+        }
         let (b, p) = name.rsplit_once('.')?;
         let n = self.node(b)?;
         let i = self.nodes[n]
@@ -189,6 +198,7 @@ pub fn load_str(
         variables: sub.variables,
         nodes: sub.nodes,
         edges: sub.edges,
+        exports: sub.exports,
     };
     cx.excused = sub.excused;
     // A subgraph file checked or run on its own: its declared ports are its
@@ -234,6 +244,8 @@ struct Sub {
     edges: Vec<Edge>,
     ext_in: BTreeMap<String, ((usize, usize), Loc)>,
     ext_out: BTreeMap<String, ((usize, usize), Loc)>,
+    /// Subgraph blocks' outputs by `id.port` (see [`Flowgraph::exports`]).
+    exports: BTreeMap<String, (usize, usize)>,
     /// Ports whose connection went to a block that is already in error; not
     /// reported again as unconnected or untyped. `true` for inputs.
     excused: Vec<((usize, usize), bool)>,
@@ -479,6 +491,7 @@ impl Cx<'_> {
             edges: Vec::new(),
             ext_in: BTreeMap::new(),
             ext_out: BTreeMap::new(),
+            exports: BTreeMap::new(),
             excused: Vec::new(),
         };
         let mut locals: HashMap<String, (Local, Loc)> = HashMap::new();
@@ -777,11 +790,18 @@ impl Cx<'_> {
                 .into_iter()
                 .map(|(k, (t, l))| (k, (shift(t), l)))
                 .collect();
-            let ext_out = inner
+            let ext_out: BTreeMap<String, ((usize, usize), Loc)> = inner
                 .ext_out
                 .into_iter()
                 .map(|(k, (t, l))| (k, (shift(t), l)))
                 .collect();
+            sub.exports
+                .extend(inner.exports.into_iter().map(|(k, t)| (k, shift(t))));
+            sub.exports.extend(
+                ext_out
+                    .iter()
+                    .map(|(k, (t, _))| (format!("{full_id}.{k}"), *t)),
+            );
             locals.insert(id, (Local::Hier { ext_in, ext_out }, idloc));
             return;
         }

@@ -81,6 +81,9 @@ pub(crate) fn run(
                     0
                 };
                 slots[i].outputs[p].set_limit(limit);
+                let read = st[i].consumers[p].iter().any(|&(c, _)| !st[c].done)
+                    || slots[i].taps[p].is_active();
+                slots[i].outputs[p].set_wanted(read);
                 any_space |= limit > 0;
             }
             if !any_space {

@@ -94,6 +94,12 @@ pub(crate) struct TapPoint {
 }
 
 impl TapPoint {
+    /// Whether a probe is subscribed.
+    #[inline]
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
     /// Offers a copy of a chunk to every subscriber without ever waiting:
     /// a full probe drops the chunk and counts it.
     #[inline]
@@ -200,7 +206,8 @@ impl Running {
         self.controller.clone()
     }
 
-    /// Taps the output `block.port`; chunks beyond `capacity` unread ones are
+    /// Taps the output `block.port` (a subgraph block's outputs also by
+    /// their outer names, e.g. `receiver.cp`); chunks beyond `capacity` unread ones are
     /// dropped and counted rather than slowing the graph.
     pub fn probe(&self, port: &str, capacity: usize) -> Result<Probe, String> {
         let (ty, tap) = self.taps.get(port).ok_or_else(|| {
@@ -380,6 +387,11 @@ pub fn start(g: &Flowgraph, blocks: Vec<Box<dyn Block>>, opts: &RunOptions) -> R
             taps,
             events: Vec::new(),
         });
+    }
+    // A subgraph block's outputs by their outer names too.
+    for (name, &(n, p)) in &g.exports {
+        let tap = slots[n].taps[p].clone();
+        taps_by_name.insert(name.clone(), (g.nodes[n].output_types[p], tap));
     }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),

@@ -182,8 +182,9 @@ fn block_thread(
             }
         }
         slot.apply_control()?;
-        for o in &mut slot.outputs {
+        for (p, o) in slot.outputs.iter_mut().enumerate() {
             o.set_limit(chunk);
+            o.set_wanted(wanted(p) || slot.taps[p].is_active());
         }
         let before = slot.available();
         let status = slot.call()?;

@@ -83,8 +83,43 @@ impl Block for Counter {
     }
 }
 
+/// Passes f32 items on `out` and, only while something reads it, a copy on
+/// `copy`; at the end its `copies` event says how many items it copied and
+/// how many it skipped because nothing read `copy`.
+#[derive(Default)]
+struct WantedCopy {
+    copied: u64,
+    skipped: u64,
+}
+
+impl Block for WantedCopy {
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
+        let n = io.inputs[0]
+            .available()
+            .min(io.outputs[0].space())
+            .min(io.outputs[1].space());
+        let items = io.inputs[0].items::<f32>()[..n].to_vec();
+        io.outputs[0].items::<f32>().extend_from_slice(&items);
+        if io.outputs[1].is_wanted() {
+            io.outputs[1].items::<f32>().extend_from_slice(&items);
+            self.copied += n as u64;
+        } else {
+            self.skipped += n as u64;
+        }
+        io.inputs[0].consume(n);
+        if io.inputs[0].finished() && io.inputs[0].available() == 0 {
+            io.emit(
+                "copies",
+                serde_json::json!({"copied": self.copied, "skipped": self.skipped}),
+            );
+            return Ok(Status::Done);
+        }
+        Ok(Status::Ok)
+    }
+}
+
 /// The real registry plus `record` (a sink that keeps what it gets) and
-/// `add_f32` (for feedback-loop tests).
+/// `add_f32` (for feedback-loop tests), `counter_f32` and `wanted_copy`.
 pub fn test_registry() -> Registry {
     let mut r = modemflow_blocks::registry();
     r.register(
@@ -110,6 +145,17 @@ pub fn test_registry() -> Registry {
             Ok(Box::new(Counter(0)))
         })
         .output(PortSpec::new("out", modemflow_flow::ItemType::F32, "")),
+    );
+    r.register(
+        BlockSpec::new(
+            "wanted_copy",
+            "Test",
+            "f32 through, and a copy only while something reads it",
+            |_| Ok(Box::new(WantedCopy::default())),
+        )
+        .input(PortSpec::new("in", modemflow_flow::ItemType::F32, ""))
+        .output(PortSpec::new("out", modemflow_flow::ItemType::F32, ""))
+        .output(PortSpec::new("copy", modemflow_flow::ItemType::F32, "").optional()),
     );
     r
 }

@@ -277,3 +277,98 @@ fn a_producer_stops_when_every_consumer_is_done_even_if_it_never_sends() {
         assert!(matches!(done, Ok(Ok(()))), "{s:?}: {done:?}");
     }
 }
+
+/// An optional output is wanted only while something reads it: unconnected
+/// it may be skipped, connected it gets everything, and a probe attached to
+/// it while the graph runs makes it wanted from then on.
+#[test]
+fn an_output_nobody_reads_is_not_wanted_until_a_probe_attaches() {
+    let copies = |ev: &[Event]| {
+        let e = ev
+            .iter()
+            .find(|e| e.kind == "copies")
+            .expect("copies event");
+        (
+            e.fields["copied"].as_u64().unwrap(),
+            e.fields["skipped"].as_u64().unwrap(),
+        )
+    };
+    let alone = "\
+blocks:
+  - {id: src, type: counter_f32}
+  - {id: limit, type: head, params: {count: 50000}}
+  - {id: c, type: wanted_copy}
+  - {id: sink, type: null_sink}
+connections:
+  - src.out -> limit.in
+  - limit.out -> c.in
+  - c.out -> sink.in
+";
+    let read = format!("{alone}  - c.copy -> rec.in\n").replace(
+        "  - {id: sink, type: null_sink}\n",
+        "  - {id: sink, type: null_sink}\n  - {id: rec, type: record, params: {key: key}}\n",
+    );
+    let reg = test_registry();
+    for sched in [Scheduler::Fused, Scheduler::Threaded] {
+        let g = load_str(alone, "t.yaml", Path::new("."), &reg, &[]).unwrap();
+        let ev = run_to_end(&g, &opts(sched, 1000)).unwrap();
+        assert_eq!(copies(&ev), (0, 50000), "{sched:?} unconnected");
+        let key = format!("wanted-{sched:?}");
+        let g = load_str(
+            &read.replace("{key: key}", &format!("{{key: {key}}}")),
+            "t.yaml",
+            Path::new("."),
+            &reg,
+            &[],
+        )
+        .unwrap();
+        let ev = run_to_end(&g, &opts(sched, 1000)).unwrap();
+        assert_eq!(copies(&ev), (50000, 0), "{sched:?} connected");
+        assert_eq!(
+            recorded(&key),
+            (0..50000).map(f64::from).collect::<Vec<_>>()
+        );
+    }
+    // A probe on the unconnected copy, attached to a paced, endless graph.
+    let paced = "\
+blocks:
+  - {id: src, type: counter_f32}
+  - {id: pace, type: throttle, params: {rate: 100000}}
+  - {id: c, type: wanted_copy}
+  - {id: sink, type: null_sink}
+connections:
+  - src.out -> pace.in
+  - pace.out -> c.in
+  - c.out -> sink.in
+";
+    let g = load_str(paced, "t.yaml", Path::new("."), &reg, &[]).unwrap();
+    let run = start(
+        &g,
+        g.instantiate().unwrap(),
+        &opts(Scheduler::Threaded, 256),
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let probe = run.probe("c.copy", 64).unwrap();
+    let first = probe
+        .rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the copy flows once probed")
+        .to_f64();
+    // Consecutive counts, starting after what went by unprobed.
+    assert!(first[0] > 0.0, "{:?}", &first[..4]);
+    assert!(first.windows(2).all(|w| w[1] == w[0] + 1.0));
+    let events = run.events().clone();
+    run.stop();
+    run.wait().unwrap();
+    let ev: Vec<Event> = events.try_iter().collect();
+    let (copied, skipped) = copies(&ev);
+    assert!(
+        copied > 0 && skipped > 0,
+        "copied {copied}, skipped {skipped}"
+    );
+    assert!(
+        skipped <= first[0] as u64,
+        "skipped {skipped} before item {}",
+        first[0]
+    );
+}
