@@ -6,7 +6,7 @@
 //! These run in debug builds in CI, so every run is short: a fraction of a
 //! second of data after the minimum TRN1d training of 2040 symbols.
 
-use modemflow_flow::{load_str, run_to_end, Diagnostic, Event, RunOptions};
+use modemflow_flow::{load_str, run_to_end, start, Buf, Diagnostic, Event, RunOptions};
 use modemflow_tests::{root, test_registry};
 
 /// Seconds of data in each run: 666 data frames.
@@ -421,4 +421,102 @@ fn the_dil_blocks_see_what_the_network_does() {
     // A pad merges codes everywhere.
     let padded = dil_design(&[("noise_dbm0", "-60"), ("pad_db", "3")]);
     assert!(int(&padded, "rate") < int(&noisy, "rate"));
+}
+
+/// What a probe on the equalizer's `ucodes` output saw during a downstream
+/// run: the mean received level of each Ucode (None where unseen) and the
+/// pairs seen.
+fn levels_per_ucode(set: &[(&str, &str)]) -> (Vec<Option<f64>>, usize) {
+    let text = std::fs::read_to_string(root().join("graphs/v90_downstream.yaml")).unwrap();
+    let seconds = SECONDS.to_string();
+    let mut all = vec![("seconds", seconds.as_str()), ("training", TRAINING)];
+    all.extend_from_slice(set);
+    let g = load_str(
+        &text,
+        "v90_downstream.yaml",
+        &root().join("graphs"),
+        &test_registry(),
+        &owned(&all),
+    )
+    .unwrap();
+    let run = start(&g, g.instantiate().unwrap(), &RunOptions::default());
+    let probe = run.probe("receiver.ucodes", 1 << 16).unwrap();
+    run.wait().unwrap();
+    assert_eq!(probe.dropped(), 0);
+    let mut sum = [0f64; 128];
+    let mut count = [0usize; 128];
+    let mut n = 0;
+    for chunk in probe.rx.try_iter() {
+        let Buf::C32(v) = chunk else {
+            panic!("ucodes carries c32")
+        };
+        for p in v {
+            let u = p.re as usize;
+            assert!(u < 128 && p.re == u as f32, "{p}");
+            sum[u] += f64::from(p.im);
+            count[u] += 1;
+            n += 1;
+        }
+    }
+    let means = (0..128)
+        .map(|u| (count[u] > 0).then(|| sum[u] / count[u] as f64))
+        .collect();
+    (means, n)
+}
+
+/// The equalizer's `ucodes` output is the PCM "received level versus Ucode"
+/// view: on a clean line each Ucode arrives at its G.711 level. Through a
+/// 3 dB digital pad each Ucode arrives as the code the pad turned it into
+/// (the equalizer's gain, trained through the same pad, makes up the 3 dB),
+/// so the curve is no longer the law's. The rate is chosen from the DIL so
+/// the pad is allowed for.
+#[test]
+fn received_level_versus_ucode_shows_the_network() {
+    use modemflow_blocks::channel::digital_network::pad_table;
+    use modemflow_blocks::g711::law::Law;
+    use modemflow_blocks::v90::ucode::{from_octet, linear, octet};
+    let lin = |u: usize| f64::from(linear(Law::Mu, u as u8)) / 32768.0;
+    let (clean, n) = levels_per_ucode(&[("rate", "0")]);
+    assert!(n > 1000, "{n} pairs");
+    let seen: Vec<usize> = (0..128).filter(|&u| clean[u].is_some()).collect();
+    assert!(seen.len() >= 60, "{} Ucodes", seen.len());
+    for &u in &seen {
+        let m = clean[u].unwrap();
+        assert!(
+            (m - lin(u)).abs() < 1e-3 * lin(u) + 2e-5,
+            "Ucode {u}: {m} against {}",
+            lin(u)
+        );
+    }
+    let (padded, _) = levels_per_ucode(&[("rate", "0"), ("pad_db", "3")]);
+    let table = pad_table(Law::Mu, 3.0);
+    let through_pad = |u: usize| {
+        usize::from(from_octet(Law::Mu, table[usize::from(octet(Law::Mu, u as u8, true))]).0)
+    };
+    let big: Vec<(usize, f64)> = (32..127)
+        .filter_map(|u| padded[u].map(|m| (u, m)))
+        .collect();
+    assert!(big.len() >= 20, "{} Ucodes from 32", big.len());
+    // One gain for every Ucode against the padded codes' levels…
+    let gains: Vec<f64> = big.iter().map(|&(u, m)| m / lin(through_pad(u))).collect();
+    let g = gains[gains.len() / 2];
+    assert!((g - 10f64.powf(3.0 / 20.0)).abs() < 0.05, "gain {g}");
+    // Each within a third of a step of the padded code's level: the view
+    // tells which code the network delivered.
+    for &(u, m) in &big {
+        let p = through_pad(u);
+        let step = lin(p + 1) - lin(p);
+        let seen = m / g;
+        assert!(
+            (seen - lin(p)).abs() < step / 3.0,
+            "Ucode {u} (padded to {p}): {seen} against {}",
+            lin(p)
+        );
+    }
+    // …but not against the law's own levels: the pad's rounding shows.
+    let spread = big
+        .iter()
+        .map(|&(u, m)| m / lin(u) / g)
+        .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(r), hi.max(r)));
+    assert!(spread.1 - spread.0 > 0.02, "{spread:?}");
 }

@@ -26,6 +26,7 @@ use super::training::{Trn1d, GUARD};
 use crate::core::interp::INTERP_TAPS;
 use crate::core::level::{hundredths, power_f32_to_dbm0};
 use crate::g711::law::Law;
+use num_complex::Complex32;
 
 /// Bulk delays searched, in samples: the loop, the A/D's filters and a
 /// resampler together stay well within this.
@@ -193,6 +194,9 @@ pub struct PcmEqualizer {
     cfg: Config,
     /// Decisions on the data constellation (in automatic mode, once designed).
     slicer: Option<Slicer>,
+    /// The same constellation's Ucodes per interval, largest first (index =
+    /// label).
+    ucodes: Option<[Vec<u8>; FRAME]>,
     /// Automatic rate: the DIL's symbols and what they measured, until the
     /// design is made.
     auto: Option<AutoState>,
@@ -274,6 +278,7 @@ impl PcmEqualizer {
         let n = cfg.ff_taps + cfg.fb_taps;
         PcmEqualizer {
             slicer: constellation.map(Slicer::new),
+            ucodes: constellation.map(|c| std::array::from_fn(|i| c.interval(i).to_vec())),
             auto,
             cp_out: Vec::new(),
             train,
@@ -302,6 +307,13 @@ impl PcmEqualizer {
         } else {
             0.0
         };
+    }
+
+    /// The data constellation's Ucodes per interval, largest first (index =
+    /// label); in automatic mode once designed. Data symbol k lies in
+    /// interval k mod 6.
+    pub fn ucodes(&self) -> Option<&[Vec<u8>; FRAME]> {
+        self.ucodes.as_ref()
     }
 
     /// The result of training, once it is done.
@@ -661,6 +673,7 @@ impl PcmEqualizer {
         let cp = match &design {
             Some(des) => {
                 self.slicer = Some(Slicer::from_levels(&des.levels));
+                self.ucodes = Some(des.ucodes.clone());
                 Cp {
                     d: des.d,
                     ucodes: des.ucodes.clone(),
@@ -873,6 +886,8 @@ struct EqualizerBlock {
     eq: PcmEqualizer,
     out: Vec<Symbol>,
     consumed: u64,
+    /// The interval of the next data symbol to go out.
+    interval: usize,
     reported: bool,
     finished: bool,
     /// The rate as set (None: the receiver chooses).
@@ -889,12 +904,32 @@ impl EqualizerBlock {
         io.outputs[1]
             .items::<u8>()
             .extend(sym.iter().map(|s| u8::from(s.positive)));
-        io.outputs[2]
-            .items::<f32>()
-            .extend(sym.iter().map(|s| s.soft));
-        io.outputs[3]
-            .items::<f32>()
-            .extend(sym.iter().map(|s| s.error));
+        // The outputs for probes cost nothing while nobody reads them.
+        if io.outputs[2].is_wanted() {
+            io.outputs[2]
+                .items::<f32>()
+                .extend(sym.iter().map(|s| s.soft));
+        }
+        if io.outputs[3].is_wanted() {
+            io.outputs[3]
+                .items::<f32>()
+                .extend(sym.iter().map(|s| s.error));
+        }
+        if io.outputs[5].is_wanted() {
+            let tables = self.eq.ucodes();
+            let mut interval = self.interval;
+            io.outputs[5]
+                .items::<Complex32>()
+                .extend(sym.iter().map(|s| {
+                    let ucode = tables
+                        .and_then(|t| t[interval].get(usize::from(s.label)))
+                        .map_or(f32::NAN, |&u| f32::from(u));
+                    interval = (interval + 1) % FRAME;
+                    let level = if s.positive { s.soft } else { -s.soft };
+                    Complex32::new(ucode, level)
+                }));
+        }
+        self.interval = (self.interval + n) % FRAME;
         self.out.drain(..n);
         n
     }
@@ -1028,6 +1063,7 @@ fn make(a: &modemflow_flow::BlockArgs) -> Result<Box<dyn modemflow_flow::Block>,
         eq,
         out: Vec::new(),
         consumed: 0,
+        interval: 0,
         reported: false,
         finished: false,
         rate: (rate != 0).then_some(rate as u32),
@@ -1050,7 +1086,9 @@ pub fn spec() -> modemflow_flow::BlockSpec {
          so no separate AGC is needed), then runs decision-directed on the data constellation of `rate`, `sr`, \
          `law`, `max_ucode`, adapting with normalised LMS step `mu` (0 freezes the taps). Per data symbol it \
          outputs its decision (`labels`, `signs`, as `pcm_slicer` would give them) and, for probes, the soft \
-         value on the line's scale (signed Table 1 value / 32768) and the decision error; the training and the \
+         value on the line's scale (signed Table 1 value / 32768), the decision error, and on `ucodes` the decided \
+         Ucode beside the received level, which shows the network's companding curve as the receiver sees it \
+         (the probe outputs cost nothing while unconnected and unprobed); the training and the \
          guard `pcm_train` sends after the data (found on the line by correlation with TRN1d's continuation) \
          are removed.\n\n\
          With `timing` the A/D's clock may differ from the network's: the line is resampled at the symbol \
@@ -1142,6 +1180,16 @@ pub fn spec() -> modemflow_flow::BlockSpec {
                 ItemType::Octet,
                 "with rate 0: the rate and constellations chosen after the DIL, as a CP record for the \
                  digital modem's blocks and the receiver's modulus decoder (optional)",
+            )
+            .rate(Rate::Varies)
+            .optional(),
+        )
+        .output(
+            PortSpec::new(
+                "ucodes",
+                ItemType::C32,
+                "each data symbol's decided Ucode (re) and its received level on the decided sign's \
+                 side (im, line scale): received level versus Ucode, for probes",
             )
             .rate(Rate::Varies)
             .optional(),
@@ -1274,6 +1322,56 @@ mod tests {
             })
             .count();
         assert_eq!(wrong, 0);
+    }
+
+    /// The block's `ucodes` output pairs each decision's Ucode with the
+    /// received level: the Ucode that was sent, and a level within the
+    /// line's noise of that Ucode's Table 1 value, in the interval's
+    /// constellation.
+    #[test]
+    fn ucodes_output_pairs_each_sent_ucode_with_its_level() {
+        use crate::testutil::{chunked, items, make as build, run};
+        use modemflow_flow::{ItemType, Value};
+        let c = Constellation::design(Law::Mu, 36, 127).unwrap();
+        let (x, data) = line_symbols(&c, 6000, 30_000, 3);
+        let y = channel(&x, 9, 1e-5, 4);
+        let lin = super::super::ucode::linear_table(Law::Mu);
+        let params = [
+            ("rate", Value::Int(56000)),
+            ("training", Value::Int(6000)),
+            ("u_info", Value::Int(88)),
+        ];
+        let outs = [
+            ItemType::Octet,
+            ItemType::Bit,
+            ItemType::F32,
+            ItemType::F32,
+            ItemType::Octet,
+            ItemType::C32,
+        ];
+        let mut b = build(&spec(), &params).unwrap();
+        let r = run(
+            &mut *b,
+            Some(ItemType::F32),
+            &chunked(&y, &[4096, 777]),
+            &outs,
+            1000,
+            0,
+        )
+        .unwrap();
+        let pairs: Vec<Complex32> = items(&r.outputs[5]);
+        assert_eq!(pairs.len(), data.len());
+        assert_eq!(items::<f32>(&r.outputs[2]).len(), data.len());
+        let mut worst = 0f32;
+        for (k, (p, &sent)) in pairs.iter().zip(&data).enumerate() {
+            let u = p.re as usize;
+            assert_eq!(p.re, u as f32, "symbol {k}: {p}");
+            assert_eq!(lin[u] as f32 / 32768.0, sent.abs(), "symbol {k}: Ucode {u}");
+            assert!(c.interval(k % FRAME).contains(&(u as u8)), "symbol {k}");
+            worst = worst.max((p.im - sent.abs()).abs());
+        }
+        // Far inside the nearest levels' half distance at 56 000 bit/s.
+        assert!(worst < 2e-4, "{worst}");
     }
 
     /// Without a feedback filter each step is added one symbol late and the
