@@ -14,7 +14,7 @@ bin="${CARGO_TARGET_DIR:-target}/release/modemflow-gui"
 [ -x "$bin" ] || cargo build --release -p modemflow-gui
 XDG_RUNTIME_DIR=$(mktemp -d)
 export XDG_RUNTIME_DIR
-probes=(--probe line.out:spectrum --probe receiver/equalizer.out:levels --probe dac.out:scope)
+probes=(--probe line.out:spectrum --probe receiver.ucodes:ucode --probe dac.out:scope)
 gui() { xvfb-run -a -s "-screen 0 1280x800x24" "$bin" graphs/v90_downstream.yaml "$@" 2>&1 | grep 'frames/s' | tail -1; }
 echo "== frames/s with the loopback running flat out and three probes (10 s each)"
 for _ in $(seq "$rounds"); do gui --set seconds=100000 --run "${probes[@]}" --exit-after 10; done

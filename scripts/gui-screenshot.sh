@@ -15,7 +15,7 @@ rm -f "$out"
 # Long enough that the graph is still running when the picture is taken.
 xvfb-run -a -s "-screen 0 1280x800x24" sh -c "
   '$bin' graphs/v90_downstream.yaml --set seconds=3600 --run \
-    --probe line.out:spectrum --probe receiver/equalizer.out:levels --probe dac.out:scope \
+    --probe line.out:spectrum --probe receiver.ucodes:ucode --probe dac.out:scope \
     --exit-after 10 &
   sleep 7
   import -window root '$out'

@@ -470,7 +470,7 @@ impl Studio {
         };
         let s = Session::start(g).inspect_err(|e| self.fail(e))?;
         for p in &mut self.probes {
-            p.attach(s.probe(&self.doc, &p.port));
+            p.attach(s.probe(&p.port));
         }
         self.session = Some(s);
         self.note(format!("running {}", self.file_name()));
@@ -493,7 +493,7 @@ impl Studio {
         self.next_probe += 1;
         let mut p = ProbeView::new(id, port, kind);
         if let Some(s) = &self.session {
-            p.attach(s.probe(&self.doc, &p.port));
+            p.attach(s.probe(&p.port));
         }
         // The first panel to the right of the canvas, each next one below
         // the last.
@@ -899,7 +899,7 @@ impl Studio {
         ui.horizontal_wrapped(|ui| {
             for o in &outputs {
                 ui.menu_button(format!("Probe {}", o.name), |ui| {
-                    for k in ProbeKind::ALL {
+                    for k in ProbeKind::for_port(o.ty) {
                         if ui.button(k.title()).clicked() {
                             probe = Some((PortRef::new(id.clone(), o.name.clone()), k));
                             ui.close();

@@ -333,7 +333,7 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
                 p.doc
             ))
             .context_menu(|ui| {
-                for k in ProbeKind::ALL {
+                for k in ProbeKind::for_port(p.ty) {
                     if ui.button(format!("Probe: {}", k.title())).clicked() {
                         self.requests.push(Request::Probe(r.clone(), k));
                         ui.close();
@@ -433,7 +433,7 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
         }
         for p in &n.outputs {
             ui.menu_button(format!("Probe {}", p.name), |ui| {
-                for k in ProbeKind::ALL {
+                for k in ProbeKind::for_port(p.ty) {
                     if ui.button(k.title()).clicked() {
                         self.requests.push(Request::Probe(
                             PortRef::new(n.id.clone(), p.name.clone()),

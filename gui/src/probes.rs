@@ -4,13 +4,13 @@
 //! takes what arrived once a frame.
 
 use crate::analysis::eye::Eye;
-use crate::analysis::levels::{Histogram, Points};
+use crate::analysis::levels::{Histogram, LevelMap, Points};
 use crate::analysis::meter::{BerMeter, RateMeter};
 use crate::analysis::scope::{Scope, Trigger};
 use crate::analysis::spectrum::{Spectrum, Waterfall};
 use crate::document::PortRef;
 use egui_plot::{Line, Plot, PlotPoints, Points as PlotPointsItem};
-use modemflow_flow::{Buf, Probe};
+use modemflow_flow::{Buf, ItemType, PortType, Probe};
 use std::time::{Duration, Instant};
 
 /// A probe's plot: a coarse grid (every grid line is blended over the
@@ -36,19 +36,31 @@ pub enum ProbeKind {
     Spectrum,
     Waterfall,
     Levels,
+    /// PCM: received level versus Ucode, from (Ucode, level) pairs.
+    Ucode,
     Eye,
     Meter,
 }
 
 impl ProbeKind {
-    pub const ALL: [ProbeKind; 6] = [
+    pub const ALL: [ProbeKind; 7] = [
         ProbeKind::Scope,
         ProbeKind::Spectrum,
         ProbeKind::Waterfall,
         ProbeKind::Levels,
+        ProbeKind::Ucode,
         ProbeKind::Eye,
         ProbeKind::Meter,
     ];
+
+    /// The kinds that can show a wire of this type: the Ucode view needs
+    /// (Ucode, level) pairs, which travel as c32; the others take any type.
+    pub fn for_port(ty: PortType) -> impl Iterator<Item = ProbeKind> {
+        ProbeKind::ALL.into_iter().filter(move |k| match k {
+            ProbeKind::Ucode => matches!(ty, PortType::Fixed(ItemType::C32) | PortType::Generic(_)),
+            _ => true,
+        })
+    }
 
     /// The word stored in a graph's `layout:`.
     pub fn word(self) -> &'static str {
@@ -57,6 +69,7 @@ impl ProbeKind {
             ProbeKind::Spectrum => "spectrum",
             ProbeKind::Waterfall => "waterfall",
             ProbeKind::Levels => "levels",
+            ProbeKind::Ucode => "ucode",
             ProbeKind::Eye => "eye",
             ProbeKind::Meter => "meter",
         }
@@ -72,6 +85,7 @@ impl ProbeKind {
             ProbeKind::Spectrum => "Spectrum",
             ProbeKind::Waterfall => "Waterfall",
             ProbeKind::Levels => "Level histogram / constellation",
+            ProbeKind::Ucode => "Received level versus Ucode",
             ProbeKind::Eye => "Eye diagram",
             ProbeKind::Meter => "Rate and BER",
         }
@@ -83,6 +97,9 @@ enum View {
     Spectrum(Spectrum),
     Waterfall(Waterfall),
     Levels(Histogram, Points),
+    /// Mean level per Ucode, the newest pairs, and pairs on wires that are
+    /// not c32.
+    Ucode(Box<LevelMap>, Points, u64),
     Eye(Eye),
     Meter,
 }
@@ -120,6 +137,16 @@ fn as_f32(b: &Buf) -> Vec<f32> {
     }
 }
 
+/// A Ucode carried as f32; anything but 0..=127 becomes 255, which the
+/// level map counts as ignored.
+fn ucode(u: f32) -> u8 {
+    if (0.0..=127.0).contains(&u) && u.fract() == 0.0 {
+        u as u8
+    } else {
+        255
+    }
+}
+
 impl ProbeView {
     pub fn new(id: u64, port: PortRef, kind: ProbeKind) -> ProbeView {
         let view = match kind {
@@ -127,6 +154,7 @@ impl ProbeView {
             ProbeKind::Spectrum => View::Spectrum(Spectrum::new(512, SAMPLE_RATE, 16)),
             ProbeKind::Waterfall => View::Waterfall(Waterfall::new(256, SAMPLE_RATE, 120)),
             ProbeKind::Levels => View::Levels(Histogram::new(-1.0, 1.0, 256), Points::new(2000)),
+            ProbeKind::Ucode => View::Ucode(Box::default(), Points::new(4000), 0),
             ProbeKind::Eye => View::Eye(Eye::new(1.0, 2, 200)),
             ProbeKind::Meter => View::Meter,
         };
@@ -208,6 +236,15 @@ impl ProbeView {
                         p.push(&pairs);
                     }
                     _ => h.push(&as_f32(b)),
+                },
+                View::Ucode(map, pts, other) => match b {
+                    Buf::C32(v) => {
+                        let pairs: Vec<(u8, f32)> = v.iter().map(|c| (ucode(c.re), c.im)).collect();
+                        map.push(&pairs);
+                        let xy: Vec<(f32, f32)> = v.iter().map(|c| (c.re, c.im)).collect();
+                        pts.push(&xy);
+                    }
+                    _ => *other += b.len() as u64,
                 },
                 View::Eye(e) => e.push(&as_f32(b)),
                 View::Meter => {}
@@ -307,6 +344,28 @@ impl ProbeView {
                     });
                 }
             }
+            View::Ucode(map, pts, other) => {
+                if *other > 0 {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!(
+                            "{other} items were not (Ucode, level) pairs: this view needs a c32 wire \
+                             carrying the Ucode in the real part and the level in the imaginary part"
+                        ),
+                    );
+                }
+                let scatter: PlotPoints = pts.points().into_iter().collect();
+                let means: PlotPoints = map.points().into_iter().collect();
+                plot(&id, 140.0).show(ui, |p| {
+                    p.points(PlotPointsItem::new("symbols", scatter).radius(1.0));
+                    p.line(Line::new("mean level", means));
+                });
+                let seen = (0..=127u8).filter(|&u| map.count(u) > 0).count();
+                ui.label(format!(
+                    "Ucode → received level (line scale); {seen} Ucodes seen, {} pairs ignored",
+                    map.ignored()
+                ));
+            }
             View::Eye(e) => {
                 let traces: Vec<Vec<[f64; 2]>> = e.traces().map(<[[f64; 2]]>::to_vec).collect();
                 plot(&id, 120.0).show(ui, |p| {
@@ -327,6 +386,35 @@ impl ProbeView {
                     None => ui.label("BER: no `ber` event yet"),
                 };
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ucode_view_is_offered_for_c32_only() {
+        let kinds = |ty| ProbeKind::for_port(ty).collect::<Vec<_>>();
+        assert!(kinds(PortType::Fixed(ItemType::C32)).contains(&ProbeKind::Ucode));
+        assert!(kinds(PortType::Generic('a')).contains(&ProbeKind::Ucode));
+        for ty in [ItemType::F32, ItemType::Bit, ItemType::Octet, ItemType::I16] {
+            let k = kinds(PortType::Fixed(ty));
+            assert!(!k.contains(&ProbeKind::Ucode), "{ty:?}");
+            assert_eq!(k.len(), ProbeKind::ALL.len() - 1);
+        }
+        for k in ProbeKind::ALL {
+            assert_eq!(ProbeKind::from_word(k.word()), Some(k));
+        }
+    }
+
+    #[test]
+    fn only_whole_ucodes_0_to_127_count() {
+        assert_eq!(ucode(0.0), 0);
+        assert_eq!(ucode(127.0), 127);
+        for bad in [-1.0, 128.0, 3.5, f32::NAN, f32::INFINITY, -0.5] {
+            assert_eq!(ucode(bad), 255, "{bad}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! taps wires for probes and sends live parameter changes through it. The
 //! window never waits on the graph.
 
-use crate::document::{Document, PortRef};
+use crate::document::PortRef;
 use modemflow_flow::{start, Event, Flowgraph, Probe, RunOptions, Running, Scheduler, Value};
 
 /// A graph started from the editor.
@@ -100,41 +100,23 @@ impl Session {
 
     /// Taps the wire that leaves `port` (as the top-level file names it). A
     /// subgraph's output is tapped where its items come from inside it.
-    pub fn probe(&self, doc: &Document, port: &PortRef) -> Result<Probe, String> {
+    pub fn probe(&self, port: &PortRef) -> Result<Probe, String> {
         let r = self
             .running
             .as_ref()
             .ok_or_else(|| "the graph is not running".to_string())?;
-        let name = resolve_output(&self.graph, doc, port)?;
+        let name = resolve_output(&self.graph, port)?;
         r.probe(&name, PROBE_QUEUE)
     }
 }
 
-/// The flattened graph's output that carries the items of the top-level
-/// output `port`: itself for a block of the graph, or, for a subgraph's
-/// output, the inner output that feeds the same consumer.
-fn resolve_output(g: &Flowgraph, doc: &Document, port: &PortRef) -> Result<String, String> {
-    if g.node(&port.block).is_some() {
-        return Ok(port.to_string());
+/// The flattened graph's output `port` names: a block's own output, or a
+/// subgraph block's output, which the loader maps to the block output
+/// inside that carries it.
+fn resolve_output(g: &Flowgraph, port: &PortRef) -> Result<String, String> {
+    let name = port.to_string();
+    match g.find_output(&name) {
+        Some(_) => Ok(name),
+        None => Err(format!("`{name}` is not an output of the running graph")),
     }
-    // Follow one of the wire's consumers, if it is a block of the graph.
-    for c in doc.connections.iter().filter(|c| &c.from == port) {
-        let Some(to) = g.node(&c.to.block) else {
-            continue;
-        };
-        let Some(p) = g.nodes[to]
-            .spec
-            .inputs
-            .iter()
-            .position(|i| i.name == c.to.port)
-        else {
-            continue;
-        };
-        if let Some(e) = g.edges.iter().find(|e| e.to == (to, p)) {
-            return Ok(g.output_name(e.from));
-        }
-    }
-    Err(format!(
-        "`{port}` leaves a subgraph and feeds no plain block: probe a wire next to it"
-    ))
 }

@@ -2,7 +2,7 @@
 //! labels, click and type, and read what the window shows. No display is
 //! needed.
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use modemflow_gui::app::Studio;
 use modemflow_gui::document::PortRef;
@@ -186,6 +186,45 @@ fn a_probe_on_a_wire_shows_data_arriving() {
         1,
         "stored with the layout"
     );
+}
+
+/// The PCM view: received level versus Ucode on the V.90 receiver's
+/// `ucodes` output, which nothing in the graph reads.
+#[test]
+fn the_v90_receiver_shows_received_level_versus_ucode() {
+    let mut s = studio();
+    s.open(&graphs().join("v90_downstream.yaml")).unwrap();
+    s.set_variable("seconds", "0.5").unwrap();
+    s.set_variable("training", "2040").unwrap();
+    s.selected = Some("receiver".into());
+    let mut h = harness(s);
+    h.run();
+    h.get_by_label("Probe ucodes").click();
+    h.run();
+    h.get_by_label("Received level versus Ucode").click();
+    h.run();
+    assert_eq!(h.state().probes.len(), 1);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    assert!(h.state().is_running());
+    step_until(&mut h, 120.0, |h| !h.state().is_running());
+    h.run();
+    assert_eq!(h.state().probes[0].dropped(), 0);
+    // A label's text is its accessibility value.
+    let text = h
+        .get_by_label_contains("Ucodes seen")
+        .accesskit_node()
+        .value()
+        .unwrap_or_default();
+    let seen: usize = text
+        .split("; ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    // 56 000 bit/s uses some 64 magnitudes per interval.
+    assert!(seen >= 60, "{text}");
+    assert!(text.ends_with(", 0 pairs ignored"), "{text}");
 }
 
 #[test]

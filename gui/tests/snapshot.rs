@@ -16,7 +16,7 @@ fn main_window_with_a_v90_graph_and_probes() {
     s.open(Path::new("../graphs/v90_downstream.yaml")).unwrap();
     s.selected = Some("line".into());
     s.open_probe(PortRef::new("line", "out"), ProbeKind::Spectrum);
-    s.open_probe(PortRef::new("receiver/equalizer", "out"), ProbeKind::Levels);
+    s.open_probe(PortRef::new("receiver", "ucodes"), ProbeKind::Ucode);
     s.open_probe(PortRef::new("dac", "out"), ProbeKind::Scope);
     let mut h = Harness::builder()
         .with_size([1280.0, 800.0])
