@@ -64,6 +64,9 @@ pub struct Studio {
     pub last_run: Option<std::time::Duration>,
     /// The canvas widget's id, where its selection is kept.
     canvas_id: Option<egui::Id>,
+    /// The canvas's zoom and pan as last drawn: graph coordinates to the
+    /// screen.
+    pub canvas_to_screen: Option<egui::emath::TSTransform>,
     /// A palette entry dropped this frame, and where (screen position).
     dropped: Option<(&'static str, egui::Pos2)>,
     /// The canvas and the probe panels as dockable tabs.
@@ -153,6 +156,7 @@ impl Studio {
             frames: 0,
             last_run: None,
             canvas_id: None,
+            canvas_to_screen: None,
             dropped: None,
             dock: DockState::new(vec![Tab::Canvas]),
             next_probe: 0,
@@ -1132,6 +1136,7 @@ impl Studio {
             .style(style)
             .show(&mut self.snarl, &mut viewer, ui);
         let (changed, message, requests) = (viewer.changed, viewer.message, viewer.requests);
+        self.canvas_to_screen = viewer.to_global;
         // A block dragged from the palette lands where it was let go.
         if let Some((kind, at)) = self.dropped.take() {
             let inside = ui.max_rect().contains(at);

@@ -49,6 +49,22 @@ fn type_into(h: &mut Harness<'static, Studio>, label: &str, text: &str) {
     h.run();
 }
 
+/// Clicks block `id`'s title on the canvas. The accessibility tree gives
+/// the canvas's widgets in the canvas's own coordinates, before its zoom
+/// and pan; the transform the canvas was last drawn with maps them to the
+/// screen.
+fn click_block(h: &mut Harness<'static, Studio>, id: &str) {
+    let to_screen = h.state().canvas_to_screen.expect("the canvas was drawn");
+    let at = to_screen * h.get_by_label(id).rect().center();
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.drop_at(at);
+    h.run();
+    assert_eq!(h.state().selected.as_deref(), Some(id), "clicked at {at:?}");
+}
+
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("modemflow-gui-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -74,9 +90,9 @@ fn blocks_are_added_from_the_palette_by_searching() {
 fn an_invalid_parameter_shows_the_checks_message() {
     let mut s = studio();
     s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
-    s.selected = Some("ber".into());
     let mut h = harness(s);
     h.run();
+    click_block(&mut h, "ber");
     type_into(&mut h, "order (int", "5");
     // `modemflow check` says the same.
     assert!(h
@@ -166,8 +182,7 @@ fn a_probe_on_a_wire_shows_data_arriving() {
     let mut h = harness(s);
     h.run();
     // With the source selected, probe its output from the inspector.
-    h.state_mut().selected = Some("src".into());
-    h.run();
+    click_block(&mut h, "src");
     h.get_by_label("Probe out").click();
     h.run();
     h.get_by_label("Time scope").click();
@@ -196,9 +211,9 @@ fn the_v90_receiver_shows_received_level_versus_ucode() {
     s.open(&graphs().join("v90_downstream.yaml")).unwrap();
     s.set_variable("seconds", "0.5").unwrap();
     s.set_variable("training", "2040").unwrap();
-    s.selected = Some("receiver".into());
     let mut h = harness(s);
     h.run();
+    click_block(&mut h, "receiver");
     h.get_by_label("Probe ucodes").click();
     h.run();
     h.get_by_label("Received level versus Ucode").click();
@@ -231,9 +246,9 @@ fn the_v90_receiver_shows_received_level_versus_ucode() {
 fn delete_undo_copy_paste_from_the_keyboard() {
     let mut s = studio();
     s.open(&graphs().join("scrambler_ber.yaml")).unwrap();
-    s.selected = Some("ber".into());
     let mut h = harness(s);
     h.run();
+    click_block(&mut h, "ber");
     h.key_press(egui::Key::Delete);
     h.run();
     assert!(h.state().doc.block("ber").is_none());
@@ -262,8 +277,8 @@ fn delete_undo_copy_paste_from_the_keyboard() {
         "redo removes it again"
     );
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
-    h.state_mut().selected = Some("scr".into());
     h.run();
+    click_block(&mut h, "scr");
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::C);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::V);
     h.run();
