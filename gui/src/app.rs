@@ -67,6 +67,12 @@ pub struct Studio {
     /// The canvas's zoom and pan as last drawn: graph coordinates to the
     /// screen.
     pub canvas_to_screen: Option<egui::emath::TSTransform>,
+    /// Fit the whole graph into the canvas on the next frame.
+    fit_view: bool,
+    /// The canvas's rectangle and the transform of the last fit: while the
+    /// view stays as fitted, a canvas that changes size (a probe panel
+    /// docked beside it) is fitted again.
+    fitted: Option<(egui::Rect, egui::emath::TSTransform)>,
     /// A palette entry dropped this frame, and where (screen position).
     dropped: Option<(&'static str, egui::Pos2)>,
     /// The canvas and the probe panels as dockable tabs.
@@ -157,6 +163,8 @@ impl Studio {
             last_run: None,
             canvas_id: None,
             canvas_to_screen: None,
+            fit_view: false,
+            fitted: None,
             dropped: None,
             dock: DockState::new(vec![Tab::Canvas]),
             next_probe: 0,
@@ -221,6 +229,7 @@ impl Studio {
             self.open_probe(port, kind);
         }
         self.rebuild = true;
+        self.fit_view = true;
         self.revalidate();
         self.note(format!("opened {}", path.display()));
         Ok(())
@@ -768,6 +777,12 @@ impl Studio {
                     ui.close();
                 }
             });
+            ui.menu_button("View", |ui| {
+                if ui.button("Fit graph to window").clicked() {
+                    self.fit_view = true;
+                    ui.close();
+                }
+            });
             ui.separator();
             if self.is_running() {
                 if ui.button("■ Stop").clicked() {
@@ -1126,7 +1141,16 @@ impl Studio {
             faulty: &faulty,
             selected: selected.as_deref(),
             to_global: None,
+            fit: None,
+            fitted: false,
         };
+        let rect = ui.max_rect();
+        let untouched = self
+            .fitted
+            .is_some_and(|(r, t)| r != rect && Some(t) == self.canvas_to_screen);
+        if self.fit_view || untouched {
+            viewer.fit = Some(rect);
+        }
         // A plain background: the grid pattern costs a software renderer
         // more than it tells.
         let mut style = egui_snarl::ui::SnarlStyle::new();
@@ -1137,6 +1161,10 @@ impl Studio {
             .show(&mut self.snarl, &mut viewer, ui);
         let (changed, message, requests) = (viewer.changed, viewer.message, viewer.requests);
         self.canvas_to_screen = viewer.to_global;
+        if viewer.fitted {
+            self.fit_view = false;
+            self.fitted = viewer.to_global.map(|t| (rect, t));
+        }
         // A block dragged from the palette lands where it was let go.
         if let Some((kind, at)) = self.dropped.take() {
             let inside = ui.max_rect().contains(at);

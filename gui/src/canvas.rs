@@ -76,13 +76,15 @@ pub fn build(doc: &Document, catalog: &mut Catalog, base_dir: &Path) -> Snarl<No
 const COLUMN: f32 = 300.0;
 const ROW: f32 = 120.0;
 
-/// Columns before the layout wraps to a new band below.
-const COLUMNS: usize = 5;
+/// Columns before the layout wraps to a new band below: a long chain such
+/// as the V.90 loopback's nine stages then fills a canvas that shares the
+/// window with probe panels at a readable zoom, not one thin strip.
+const COLUMNS: usize = 3;
 
 /// Positions for a graph read without a layout: left to right in the order
 /// items flow (a block's column is one past the furthest block placed before
 /// it that feeds it, so a feedback loop is cut where it closes), wrapping
-/// every five columns into a band below; top to bottom in file order.
+/// every [`COLUMNS`] columns into a band below; top to bottom in file order.
 fn layered(doc: &Document) -> Vec<[f32; 2]> {
     let index: std::collections::HashMap<&str, usize> = doc
         .blocks
@@ -218,6 +220,36 @@ pub struct Viewer<'a> {
     pub selected: Option<&'a str>,
     /// The canvas's transform from graph to screen, as last drawn.
     pub to_global: Option<egui::emath::TSTransform>,
+    /// Zoom and pan to show every block inside this screen rectangle.
+    pub fit: Option<egui::Rect>,
+    /// Set when the view was fitted this frame.
+    pub fitted: bool,
+}
+
+/// Room a block takes on the canvas beyond its position (its top-left
+/// corner), about the size of a laid-out block with a few ports.
+const NODE_EXTENT: egui::Vec2 = egui::vec2(260.0, 110.0);
+/// Screen space kept free around a fitted graph.
+const FIT_MARGIN: f32 = 16.0;
+
+/// The transform that shows every block of `snarl` inside `rect`, centred,
+/// never magnified beyond 1; None without blocks.
+pub fn fit_transform(
+    snarl: &Snarl<NodeView>,
+    rect: egui::Rect,
+) -> Option<egui::emath::TSTransform> {
+    let mut bb = egui::Rect::NOTHING;
+    for (_, pos, _) in snarl.nodes_pos_ids() {
+        bb.extend_with(pos);
+        bb.extend_with(pos + NODE_EXTENT);
+    }
+    let room = rect.shrink(FIT_MARGIN);
+    if !bb.is_positive() || !room.is_positive() {
+        return None;
+    }
+    let scaling = (room.size() / bb.size()).min_elem().clamp(0.1, 1.0);
+    let translation = rect.center().to_vec2() - bb.center().to_vec2() * scaling;
+    Some(egui::emath::TSTransform::new(translation, scaling))
 }
 
 fn pin_for(p: &PortInfo) -> PinInfo {
@@ -394,8 +426,12 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
     fn current_transform(
         &mut self,
         to_global: &mut egui::emath::TSTransform,
-        _snarl: &mut Snarl<NodeView>,
+        snarl: &mut Snarl<NodeView>,
     ) {
+        if let Some(t) = self.fit.and_then(|rect| fit_transform(snarl, rect)) {
+            *to_global = t;
+            self.fitted = true;
+        }
         self.to_global = Some(*to_global);
     }
 

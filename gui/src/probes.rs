@@ -13,13 +13,18 @@ use egui_plot::{Line, Plot, PlotPoints, Points as PlotPointsItem};
 use modemflow_flow::{Buf, ItemType, PortType, Probe};
 use std::time::{Duration, Instant};
 
-/// A probe's plot: a coarse grid (every grid line is blended over the
-/// whole plot, which a software renderer pays for each frame).
-fn plot(id: &str, height: f32) -> Plot<'static> {
+/// A probe's plot, filling its panel but for the caption line below it,
+/// with a coarse grid (every grid line is blended over the whole plot,
+/// which a software renderer pays for each frame).
+fn plot(id: &str, ui: &egui::Ui) -> Plot<'static> {
+    let caption = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
     Plot::new(id.to_string())
-        .height(height)
+        .height((ui.available_height() - caption).max(MIN_PLOT_HEIGHT))
         .grid_spacing(24.0..=240.0)
 }
+
+/// The smallest a plot gets in a crowded panel (it then scrolls).
+const MIN_PLOT_HEIGHT: f32 = 80.0;
 
 /// The line's sample rate, for frequency axes and rates.
 const SAMPLE_RATE: f64 = 8000.0;
@@ -154,7 +159,7 @@ impl ProbeView {
             ProbeKind::Spectrum => View::Spectrum(Spectrum::new(512, SAMPLE_RATE, 16)),
             ProbeKind::Waterfall => View::Waterfall(Waterfall::new(256, SAMPLE_RATE, 120)),
             ProbeKind::Levels => View::Levels(Histogram::new(-1.0, 1.0, 256), Points::new(2000)),
-            ProbeKind::Ucode => View::Ucode(Box::default(), Points::new(4000), 0),
+            ProbeKind::Ucode => View::Ucode(Box::default(), Points::new(2000), 0),
             ProbeKind::Eye => View::Eye(Eye::new(1.0, 2, 200)),
             ProbeKind::Meter => View::Meter,
         };
@@ -292,7 +297,7 @@ impl ProbeView {
                     .enumerate()
                     .map(|(i, &v)| [i as f64 / SAMPLE_RATE * 1000.0, f64::from(v)])
                     .collect();
-                plot(&id, 120.0).show(ui, |p| {
+                plot(&id, ui).show(ui, |p| {
                     p.line(Line::new("signal", pts));
                 });
                 ui.label("time (ms)");
@@ -305,7 +310,7 @@ impl ProbeView {
             }
             View::Spectrum(s) => {
                 let pts: PlotPoints = s.db().into_iter().collect();
-                plot(&id, 120.0).show(ui, |p| {
+                plot(&id, ui).show(ui, |p| {
                     p.line(Line::new("power (dB)", pts));
                 });
                 ui.label(format!("frequency (Hz); {} frames averaged", s.frames()));
@@ -320,7 +325,7 @@ impl ProbeView {
                         .iter()
                         .flat_map(|r| r.iter().map(|&v| f64::from(v.max(-140.0))))
                         .collect();
-                    plot(&id, 130.0).show(ui, |p| {
+                    plot(&id, ui).show(ui, |p| {
                         p.heatmap(egui_plot::Heatmap::new(values, cols));
                     });
                     ui.label("frequency →, newest row on top");
@@ -330,7 +335,7 @@ impl ProbeView {
                 if pts.is_empty() {
                     h.decay(0.98);
                     let counts: PlotPoints = h.bars().into_iter().collect();
-                    plot(&id, 120.0).show(ui, |p| {
+                    plot(&id, ui).show(ui, |p| {
                         p.line(Line::new("levels", counts));
                     });
                     ui.label(format!(
@@ -339,7 +344,7 @@ impl ProbeView {
                     ));
                 } else {
                     let p2: PlotPoints = pts.points().into_iter().collect();
-                    plot(&id, 140.0).data_aspect(1.0).show(ui, |p| {
+                    plot(&id, ui).data_aspect(1.0).show(ui, |p| {
                         p.points(PlotPointsItem::new("symbols", p2).radius(1.5));
                     });
                 }
@@ -356,7 +361,7 @@ impl ProbeView {
                 }
                 let scatter: PlotPoints = pts.points().into_iter().collect();
                 let means: PlotPoints = map.points().into_iter().collect();
-                plot(&id, 140.0).show(ui, |p| {
+                plot(&id, ui).show(ui, |p| {
                     p.points(PlotPointsItem::new("symbols", scatter).radius(1.0));
                     p.line(Line::new("mean level", means));
                 });
@@ -368,7 +373,7 @@ impl ProbeView {
             }
             View::Eye(e) => {
                 let traces: Vec<Vec<[f64; 2]>> = e.traces().map(<[[f64; 2]]>::to_vec).collect();
-                plot(&id, 120.0).show(ui, |p| {
+                plot(&id, ui).show(ui, |p| {
                     for (i, t) in traces.into_iter().enumerate() {
                         p.line(Line::new(format!("t{i}"), PlotPoints::from(t)).width(0.5));
                     }

@@ -242,6 +242,38 @@ fn the_v90_receiver_shows_received_level_versus_ucode() {
     assert!(text.ends_with(", 0 pairs ignored"), "{text}");
 }
 
+/// An opened graph is fitted to the canvas, and fitted again when a probe
+/// panel docks beside the canvas and narrows it (until the user zooms or
+/// pans).
+#[test]
+fn an_opened_graph_fits_the_canvas_and_stays_fitted_as_probes_dock() {
+    let mut s = studio();
+    s.open(&graphs().join("v90_downstream.yaml")).unwrap();
+    let ids: Vec<String> = s.doc.blocks.iter().map(|b| b.id.clone()).collect();
+    let mut h = harness(s);
+    h.run();
+    let inside = |h: &Harness<'static, Studio>, right: f32| {
+        let t = h.state().canvas_to_screen.unwrap();
+        let left = h.get_by_label("Search").rect().right();
+        for id in &ids {
+            let r = t * h.get_by_label(id).rect();
+            assert!(
+                r.left() > left && r.right() < right,
+                "`{id}` at {r:?}, canvas {left}…{right}"
+            );
+        }
+    };
+    inside(&h, 1280.0);
+    click_block(&mut h, "line");
+    h.get_by_label("Probe out").click();
+    h.run();
+    h.get_by_label("Spectrum").click();
+    h.run();
+    let probe_left = h.get_by_label("waiting for the graph to run").rect().left();
+    assert!(probe_left < 900.0, "{probe_left}");
+    inside(&h, probe_left);
+}
+
 #[test]
 fn delete_undo_copy_paste_from_the_keyboard() {
     let mut s = studio();
