@@ -207,8 +207,8 @@ impl Running {
     }
 
     /// Taps the output `block.port` (a subgraph block's outputs also by
-    /// their outer names, e.g. `receiver.cp`); chunks beyond `capacity` unread ones are
-    /// dropped and counted rather than slowing the graph.
+    /// their outer names, e.g. `receiver.cp`); chunks beyond `capacity`
+    /// unread ones are dropped and counted rather than slowing the graph.
     pub fn probe(&self, port: &str, capacity: usize) -> Result<Probe, String> {
         let (ty, tap) = self.taps.get(port).ok_or_else(|| {
             let mut names: Vec<&String> = self.taps.keys().collect();
@@ -390,8 +390,12 @@ pub fn start(g: &Flowgraph, blocks: Vec<Box<dyn Block>>, opts: &RunOptions) -> R
     }
     // A subgraph block's outputs by their outer names too.
     for (name, &(n, p)) in &g.exports {
-        let tap = slots[n].taps[p].clone();
-        taps_by_name.insert(name.clone(), (g.nodes[n].output_types[p], tap));
+        if let Some(found) = slots.get(n).and_then(|s| s.taps.get(p)).and_then(|tap| {
+            let ty = *g.nodes.get(n)?.output_types.get(p)?;
+            Some((ty, tap.clone()))
+        }) {
+            taps_by_name.insert(name.clone(), found);
+        }
     }
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
