@@ -69,6 +69,10 @@ impl Timed {
 }
 
 impl eframe::App for Timed {
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        self.app.clear_color(visuals)
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
         self.app.ui(ui, frame);
         let ended = self.when_done && !self.app.0.is_running();

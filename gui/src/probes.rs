@@ -13,18 +13,22 @@ use egui_plot::{Line, Plot, PlotPoints, Points as PlotPointsItem};
 use modemflow_flow::{Buf, ItemType, PortType, Probe};
 use std::time::{Duration, Instant};
 
-/// A probe's plot, filling its panel but for the caption line below it,
+/// A probe's plot, filling its panel but for the caption line below it
+/// (within limits),
 /// with a coarse grid (every grid line is blended over the whole plot,
 /// which a software renderer pays for each frame).
 fn plot(id: &str, ui: &egui::Ui) -> Plot<'static> {
     let caption = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
     Plot::new(id.to_string())
-        .height((ui.available_height() - caption).max(MIN_PLOT_HEIGHT))
+        .height((ui.available_height() - caption).clamp(MIN_PLOT_HEIGHT, MAX_PLOT_HEIGHT))
         .grid_spacing(24.0..=240.0)
 }
 
 /// The smallest a plot gets in a crowded panel (it then scrolls).
 const MIN_PLOT_HEIGHT: f32 = 80.0;
+/// The tallest: a software renderer pays for every pixel of a plot each
+/// frame (a panel twice this tall cost a quarter of the frame rate).
+const MAX_PLOT_HEIGHT: f32 = 150.0;
 
 /// The line's sample rate, for frequency axes and rates.
 const SAMPLE_RATE: f64 = 8000.0;
