@@ -24,6 +24,11 @@ fn plot(id: &str, ui: &egui::Ui) -> Plot<'static> {
         .grid_spacing(24.0..=240.0)
 }
 
+/// Symbols the Ucode view shows as points, the newest: enough to show each
+/// Ucode's spread, few enough that drawing them costs the graph little (each
+/// point is a few triangles that a software renderer draws every frame).
+const UCODE_POINTS: usize = 600;
+
 /// The smallest a plot gets in a crowded panel (it then scrolls).
 const MIN_PLOT_HEIGHT: f32 = 80.0;
 /// The tallest: a software renderer pays for every pixel of a plot each
@@ -163,7 +168,7 @@ impl ProbeView {
             ProbeKind::Spectrum => View::Spectrum(Spectrum::new(512, SAMPLE_RATE, 16)),
             ProbeKind::Waterfall => View::Waterfall(Waterfall::new(256, SAMPLE_RATE, 120)),
             ProbeKind::Levels => View::Levels(Histogram::new(-1.0, 1.0, 256), Points::new(2000)),
-            ProbeKind::Ucode => View::Ucode(Box::default(), Points::new(2000), 0),
+            ProbeKind::Ucode => View::Ucode(Box::default(), Points::new(UCODE_POINTS), 0),
             ProbeKind::Eye => View::Eye(Eye::new(1.0, 2, 200)),
             ProbeKind::Meter => View::Meter,
         };
