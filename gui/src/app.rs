@@ -944,11 +944,8 @@ impl Studio {
         ui.horizontal_wrapped(|ui| {
             for o in &outputs {
                 ui.menu_button(format!("Probe {}", o.name), |ui| {
-                    for k in ProbeKind::for_port(o.ty) {
-                        if ui.button(k.title()).clicked() {
-                            probe = Some((PortRef::new(id.clone(), o.name.clone()), k));
-                            ui.close();
-                        }
+                    if let Some(k) = ProbeKind::menu(ui, o.ty) {
+                        probe = Some((PortRef::new(id.clone(), o.name.clone()), k));
                     }
                 });
             }

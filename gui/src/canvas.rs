@@ -365,11 +365,9 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
                 p.doc
             ))
             .context_menu(|ui| {
-                for k in ProbeKind::for_port(p.ty) {
-                    if ui.button(format!("Probe: {}", k.title())).clicked() {
-                        self.requests.push(Request::Probe(r.clone(), k));
-                        ui.close();
-                    }
+                ui.label(format!("Probe {}", p.name));
+                if let Some(k) = ProbeKind::menu(ui, p.ty) {
+                    self.requests.push(Request::Probe(r.clone(), k));
                 }
             });
         pin_for(&p)
@@ -469,14 +467,11 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
         }
         for p in &n.outputs {
             ui.menu_button(format!("Probe {}", p.name), |ui| {
-                for k in ProbeKind::for_port(p.ty) {
-                    if ui.button(k.title()).clicked() {
-                        self.requests.push(Request::Probe(
-                            PortRef::new(n.id.clone(), p.name.clone()),
-                            k,
-                        ));
-                        ui.close();
-                    }
+                if let Some(k) = ProbeKind::menu(ui, p.ty) {
+                    self.requests.push(Request::Probe(
+                        PortRef::new(n.id.clone(), p.name.clone()),
+                        k,
+                    ));
                 }
             });
         }

@@ -76,6 +76,19 @@ impl ProbeKind {
         })
     }
 
+    /// A menu of the kinds for a wire of this type (in an open menu): the
+    /// one clicked, which closes the menu.
+    pub fn menu(ui: &mut egui::Ui, ty: PortType) -> Option<ProbeKind> {
+        let mut chosen = None;
+        for k in ProbeKind::for_port(ty) {
+            if ui.button(k.title()).clicked() {
+                chosen = Some(k);
+                ui.close();
+            }
+        }
+        chosen
+    }
+
     /// The word stored in a graph's `layout:`.
     pub fn word(self) -> &'static str {
         match self {
