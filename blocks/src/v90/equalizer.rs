@@ -194,8 +194,8 @@ pub struct PcmEqualizer {
     cfg: Config,
     /// Decisions on the data constellation (in automatic mode, once designed).
     slicer: Option<Slicer>,
-    /// The same constellation's Ucodes per interval, largest first (index =
-    /// label).
+    /// With a fixed rate, its constellation's Ucodes per interval, largest
+    /// first (index = label); in automatic mode the design has them.
     ucodes: Option<[Vec<u8>; FRAME]>,
     /// Automatic rate: the DIL's symbols and what they measured, until the
     /// design is made.
@@ -313,7 +313,10 @@ impl PcmEqualizer {
     /// label); in automatic mode once designed. Data symbol k lies in
     /// interval k mod 6.
     pub fn ucodes(&self) -> Option<&[Vec<u8>; FRAME]> {
-        self.ucodes.as_ref()
+        match self.design() {
+            Some(design) => design.map(|d| &d.ucodes),
+            None => self.ucodes.as_ref(),
+        }
     }
 
     /// The result of training, once it is done.
@@ -673,7 +676,6 @@ impl PcmEqualizer {
         let cp = match &design {
             Some(des) => {
                 self.slicer = Some(Slicer::from_levels(&des.levels));
-                self.ucodes = Some(des.ucodes.clone());
                 Cp {
                     d: des.d,
                     ucodes: des.ucodes.clone(),
