@@ -6,7 +6,7 @@
 //! These run in debug builds in CI, so every run is short: a fraction of a
 //! second of data after the minimum TRN1d training of 2040 symbols.
 
-use modemflow_flow::{load_str, run_to_end, start, Buf, Diagnostic, Event, RunOptions};
+use modemflow_flow::{load_str, run_to_end, start, Buf, Diagnostic, Event, Flowgraph, RunOptions};
 use modemflow_tests::{root, test_registry};
 
 /// Seconds of data in each run: 666 data frames.
@@ -47,14 +47,27 @@ fn run_text(yaml: &str, file: &str, set: &[(&str, &str)]) -> Vec<Event> {
     run_to_end(&g, &RunOptions::default()).unwrap_or_else(|e| panic!("{file} {set:?}: {e}"))
 }
 
-/// Runs the shipped graphs/v90_downstream.yaml with short defaults
+/// The shipped graphs/v90_downstream.yaml, loaded with short defaults
 /// (`seconds` and `training`) under `set`, which may override them.
-fn downstream(set: &[(&str, &str)]) -> Vec<Event> {
+fn downstream_graph(set: &[(&str, &str)]) -> Flowgraph {
     let text = std::fs::read_to_string(root().join("graphs/v90_downstream.yaml")).unwrap();
     let seconds = SECONDS.to_string();
     let mut all = vec![("seconds", seconds.as_str()), ("training", TRAINING)];
     all.extend_from_slice(set);
-    run_text(&text, "v90_downstream.yaml", &all)
+    load_str(
+        &text,
+        "v90_downstream.yaml",
+        &root().join("graphs"),
+        &test_registry(),
+        &owned(&all),
+    )
+    .unwrap_or_else(|e| panic!("v90_downstream.yaml {set:?}:\n{e}"))
+}
+
+/// Runs [`downstream_graph`]; its events.
+fn downstream(set: &[(&str, &str)]) -> Vec<Event> {
+    run_to_end(&downstream_graph(set), &RunOptions::default())
+        .unwrap_or_else(|e| panic!("v90_downstream.yaml {set:?}: {e}"))
 }
 
 /// The one event `kind` of `block`.
@@ -427,18 +440,7 @@ fn the_dil_blocks_see_what_the_network_does() {
 /// run: the mean received level of each Ucode (None where unseen) and the
 /// pairs seen.
 fn levels_per_ucode(set: &[(&str, &str)]) -> (Vec<Option<f64>>, usize) {
-    let text = std::fs::read_to_string(root().join("graphs/v90_downstream.yaml")).unwrap();
-    let seconds = SECONDS.to_string();
-    let mut all = vec![("seconds", seconds.as_str()), ("training", TRAINING)];
-    all.extend_from_slice(set);
-    let g = load_str(
-        &text,
-        "v90_downstream.yaml",
-        &root().join("graphs"),
-        &test_registry(),
-        &owned(&all),
-    )
-    .unwrap();
+    let g = downstream_graph(set);
     let run = start(&g, g.instantiate().unwrap(), &RunOptions::default());
     let probe = run.probe("receiver.ucodes", 1 << 16).unwrap();
     run.wait().unwrap();
