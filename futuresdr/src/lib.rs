@@ -9,6 +9,7 @@
 use futuresdr::runtime::dev::prelude::*;
 use modemflow_flow::{Buf, Event, EventList, Flowgraph, Input, ItemType, Output, Status};
 use num_complex::Complex32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Items a modemflow block may produce per work call inside FutureSDR.
@@ -77,6 +78,28 @@ struct Collected {
     error: Option<BackendError>,
 }
 
+/// Holds every adapter until all of the flowgraph's adapters are initialised.
+///
+/// FutureSDR 0.0.40 lets a block work as soon as its own `Initialize` has
+/// arrived, while the runtime is still initialising the blocks after it. A
+/// block that finishes in that window sends its end-of-stream message to a
+/// neighbour still in its init phase, which drops the message, and the
+/// flowgraph never ends. The runtime notifies every block once all are
+/// initialised, so an adapter that waits here is woken at the right time.
+struct StartGate {
+    blocks: usize,
+    initialised: AtomicUsize,
+}
+
+impl StartGate {
+    fn arrive(&self) {
+        self.initialised.fetch_add(1, Ordering::AcqRel);
+    }
+    fn is_open(&self) -> bool {
+        self.initialised.load(Ordering::Acquire) >= self.blocks
+    }
+}
+
 /// A modemflow block running as a FutureSDR kernel.
 #[derive(Block)]
 pub struct Adapter {
@@ -107,6 +130,7 @@ pub struct Adapter {
     events: EventList,
     done: bool,
     collected: Arc<Mutex<Collected>>,
+    gate: Arc<StartGate>,
 }
 
 fn count(l: &[(Lane, usize)], lane: Lane) -> usize {
@@ -120,6 +144,7 @@ impl Adapter {
         in_types: &[ItemType],
         out_types: &[ItemType],
         collected: Arc<Mutex<Collected>>,
+        gate: Arc<StartGate>,
     ) -> Self {
         let in_lanes = lanes(in_types);
         let out_lanes = lanes(out_types);
@@ -158,6 +183,7 @@ impl Adapter {
             events: Vec::new(),
             done: false,
             collected,
+            gate,
         }
     }
 
@@ -226,12 +252,25 @@ impl Adapter {
 }
 
 impl Kernel for Adapter {
+    async fn init(
+        &mut self,
+        _mo: &mut MessageOutputs,
+        _meta: &mut BlockMeta,
+    ) -> futuresdr::runtime::Result<()> {
+        self.gate.arrive();
+        Ok(())
+    }
+
     async fn work(
         &mut self,
         io: &mut WorkIo,
         _mo: &mut MessageOutputs,
         _meta: &mut BlockMeta,
     ) -> futuresdr::runtime::Result<()> {
+        if !self.gate.is_open() {
+            // Not called again until the runtime's start notification.
+            return Ok(());
+        }
         for i in 0..self.inputs.len() {
             self.pull(i);
         }
@@ -311,6 +350,10 @@ pub fn run(
     blocks: Vec<Box<dyn modemflow_flow::Block>>,
 ) -> Result<Vec<Event>, BackendError> {
     let collected = Arc::new(Mutex::new(Collected::default()));
+    let gate = Arc::new(StartGate {
+        blocks: g.nodes.len(),
+        initialised: AtomicUsize::new(0),
+    });
     let mut fg = futuresdr::runtime::Flowgraph::new();
     let mut ids = Vec::new();
     for (node, block) in g.nodes.iter().zip(blocks) {
@@ -320,6 +363,7 @@ pub fn run(
             &node.input_types,
             &node.output_types,
             collected.clone(),
+            gate.clone(),
         );
         ids.push(fg.add(a).id());
     }
