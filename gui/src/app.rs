@@ -9,6 +9,7 @@ use crate::history::History;
 use crate::probes::{ProbeKind, ProbeView};
 use crate::run::{Ended, Session};
 use crate::validate::{validate, Problem};
+use crate::wires::{self, SharedSpots};
 use egui::{Color32, RichText, Ui};
 use egui_dock::DockState;
 use egui_snarl::ui::SnarlWidget;
@@ -76,6 +77,8 @@ pub struct Studio {
     /// view stays as fitted, a canvas that changes size (a probe panel
     /// docked beside it) is fitted again.
     fitted: Option<(egui::Rect, egui::emath::TSTransform)>,
+    /// Where the canvas last drew its pins and blocks (canvas coordinates).
+    spots: SharedSpots,
     /// A palette entry dropped this frame, and where (screen position).
     dropped: Option<(&'static str, egui::Pos2)>,
     /// The canvas and the probe panels as dockable tabs.
@@ -171,6 +174,7 @@ impl Studio {
             last_run: None,
             canvas_id: None,
             canvas_to_screen: None,
+            spots: SharedSpots::default(),
             background_cleared: false,
             fit_view: false,
             fitted: None,
@@ -1166,7 +1170,9 @@ impl Studio {
             to_global: None,
             fit: None,
             fitted: false,
+            spots: self.spots.clone(),
         };
+        *self.spots.borrow_mut() = Default::default();
         let rect = ui.max_rect();
         let untouched = self
             .fitted
@@ -1178,20 +1184,36 @@ impl Studio {
         // more than it tells.
         let mut style = egui_snarl::ui::SnarlStyle::new();
         style.bg_pattern = Some(egui_snarl::ui::BackgroundPattern::NoPattern);
-        SnarlWidget::new()
-            .id_salt("canvas")
-            .style(style)
-            .show(&mut self.snarl, &mut viewer, ui);
-        let (changed, message, requests) = (viewer.changed, viewer.message, viewer.requests);
-        self.canvas_to_screen = viewer.to_global;
-        if viewer.fitted {
+        // Straight wires, so a click is tested against exactly what is drawn.
+        style.wire_style = Some(egui_snarl::ui::WireStyle::Line);
+        let response = SnarlWidget::new().id_salt("canvas").style(style).show(
+            &mut self.snarl,
+            &mut viewer,
+            ui,
+        );
+        let (changed, message, mut requests, to_global, fitted) = (
+            viewer.changed,
+            viewer.message,
+            viewer.requests,
+            viewer.to_global,
+            viewer.fitted,
+        );
+        if let Some(probe) = self.wire_under_pointer(ui, rect, to_global) {
+            ui.ctx().set_cursor_icon(egui::CursorIcon::PointingHand);
+            response.show_tooltip_text(format!("{} (click to probe)", probe.0));
+            if ui.input(|i| i.pointer.primary_clicked()) {
+                requests.push(Request::Probe(probe.0, probe.1));
+            }
+        }
+        self.canvas_to_screen = to_global;
+        if fitted {
             self.fit_view = false;
-            self.fitted = viewer.to_global.map(|t| (rect, t));
+            self.fitted = to_global.map(|t| (rect, t));
         }
         // A block dragged from the palette lands where it was let go.
         if let Some((kind, at)) = self.dropped.take() {
             let inside = ui.max_rect().contains(at);
-            let graph_pos = viewer_to_graph(viewer.to_global, at).filter(|_| inside);
+            let graph_pos = viewer_to_graph(to_global, at).filter(|_| inside);
             self.add_block(kind, graph_pos);
         }
         if let Some(m) = message {
@@ -1325,6 +1347,46 @@ fn viewer_to_graph(
 
 /// The canvas's id as `SnarlWidget::id_salt("canvas")` makes it inside the
 /// central panel.
+/// How far from a wire a click still takes it, in screen points.
+const WIRE_REACH: f32 = 5.0;
+
+impl Studio {
+    /// The output and probe kind of the wire under the pointer, if the
+    /// pointer is on the canvas (not a block, not an open menu).
+    fn wire_under_pointer(
+        &self,
+        ui: &Ui,
+        canvas: egui::Rect,
+        to_screen: Option<egui::emath::TSTransform>,
+    ) -> Option<(PortRef, ProbeKind)> {
+        let at = ui.input(|i| i.pointer.hover_pos())?;
+        if !canvas.contains(at) || egui::Popup::is_any_open(ui.ctx()) {
+            return None;
+        }
+        let t = to_screen?;
+        let (from, _) = wires::wire_at(
+            &self.spots.borrow(),
+            self.snarl.wires(),
+            t.inverse() * at,
+            WIRE_REACH / t.scaling,
+        )?;
+        let port = canvas::out_ref(&self.snarl, from);
+        let ty = self.snarl[from.node].outputs[from.output].ty;
+        Some((port, ProbeKind::default_for(ty)))
+    }
+
+    /// Where the wire from `from` to `to` was last drawn, as its two ends on
+    /// the screen.
+    pub fn wire_on_screen(&self, from: &PortRef, to: &PortRef) -> Option<(egui::Pos2, egui::Pos2)> {
+        let t = self.canvas_to_screen?;
+        let (o, i) = self.snarl.wires().find(|&(o, i)| {
+            canvas::out_ref(&self.snarl, o) == *from && canvas::in_ref(&self.snarl, i) == *to
+        })?;
+        let spots = self.spots.borrow();
+        Some((t * *spots.outputs.get(&o)?, t * *spots.inputs.get(&i)?))
+    }
+}
+
 fn widget_id(ui: &Ui) -> egui::Id {
     ui.id().with(egui::Id::new("canvas"))
 }

@@ -7,6 +7,7 @@ use crate::catalog::{type_colour, Catalog, PortInfo};
 use crate::document::{Connection, Document, PortRef};
 use crate::history::History;
 use crate::probes::ProbeKind;
+use crate::wires::{PinAt, SharedSpots, SpotPin};
 use egui::{Color32, Stroke, Ui};
 use egui_snarl::ui::{PinInfo, SnarlPin, SnarlViewer};
 use egui_snarl::{InPin, NodeId, OutPin, Snarl};
@@ -224,6 +225,8 @@ pub struct Viewer<'a> {
     pub fit: Option<egui::Rect>,
     /// Set when the view was fitted this frame.
     pub fitted: bool,
+    /// Where pins and blocks are drawn this frame, for clicks on wires.
+    pub spots: SharedSpots,
 }
 
 /// Room a block takes on the canvas beyond its position (its top-left
@@ -262,12 +265,12 @@ fn port_ref(snarl: &Snarl<NodeView>, node: NodeId, port: &str) -> PortRef {
 }
 
 /// `block.port` of an output pin.
-fn out_ref(snarl: &Snarl<NodeView>, pin: egui_snarl::OutPinId) -> PortRef {
+pub fn out_ref(snarl: &Snarl<NodeView>, pin: egui_snarl::OutPinId) -> PortRef {
     port_ref(snarl, pin.node, &snarl[pin.node].outputs[pin.output].name)
 }
 
 /// `block.port` of an input pin.
-fn in_ref(snarl: &Snarl<NodeView>, pin: egui_snarl::InPinId) -> PortRef {
+pub fn in_ref(snarl: &Snarl<NodeView>, pin: egui_snarl::InPinId) -> PortRef {
     port_ref(snarl, pin.node, &snarl[pin.node].inputs[pin.input].name)
 }
 
@@ -347,7 +350,11 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
         };
         ui.label(text)
             .on_hover_text(format!("{}: {}", p.ty.describe(), p.doc));
-        pin_for(p)
+        SpotPin {
+            pin: pin_for(p),
+            at: PinAt::In(pin.id),
+            spots: self.spots.clone(),
+        }
     }
 
     fn show_output(
@@ -370,7 +377,11 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
                     self.requests.push(Request::Probe(r.clone(), k));
                 }
             });
-        pin_for(&p)
+        SpotPin {
+            pin: pin_for(&p),
+            at: PinAt::Out(pin.id),
+            spots: self.spots.clone(),
+        }
     }
 
     fn has_body(&mut self, _node: &NodeView) -> bool {
@@ -419,6 +430,16 @@ impl SnarlViewer<NodeView> for Viewer<'_> {
     fn drop_inputs(&mut self, pin: &InPin, snarl: &mut Snarl<NodeView>) {
         let t = in_ref(snarl, pin.id);
         self.cut_wires(|c| c.to == t);
+    }
+
+    fn final_node_rect(
+        &mut self,
+        _node: NodeId,
+        rect: egui::Rect,
+        _ui: &mut Ui,
+        _snarl: &mut Snarl<NodeView>,
+    ) {
+        self.spots.borrow_mut().blocks.push(rect);
     }
 
     fn current_transform(

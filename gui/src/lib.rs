@@ -11,3 +11,4 @@ pub mod history;
 pub mod probes;
 pub mod run;
 pub mod validate;
+pub mod wires;

@@ -76,6 +76,16 @@ impl ProbeKind {
         })
     }
 
+    /// The kind a click on a wire of this type opens: a constellation for
+    /// complex symbols, the BER and rate meter for bits, else the scope.
+    pub fn default_for(ty: PortType) -> ProbeKind {
+        match ty {
+            PortType::Fixed(ItemType::C32) => ProbeKind::Levels,
+            PortType::Fixed(ItemType::Bit) => ProbeKind::Meter,
+            _ => ProbeKind::Scope,
+        }
+    }
+
     /// A menu of the kinds for a wire of this type (in an open menu): the
     /// one clicked, which closes the menu.
     pub fn menu(ui: &mut egui::Ui, ty: PortType) -> Option<ProbeKind> {

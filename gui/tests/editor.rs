@@ -6,6 +6,7 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use modemflow_gui::app::Studio;
 use modemflow_gui::document::PortRef;
+use modemflow_gui::probes::ProbeKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -201,6 +202,49 @@ fn a_probe_on_a_wire_shows_data_arriving() {
         1,
         "stored with the layout"
     );
+}
+
+/// Clicks at `at` like a user: hover, press, release.
+fn click_at(h: &mut Harness<'static, Studio>, at: egui::Pos2) {
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.drop_at(at);
+    h.run();
+}
+
+/// A click on a wire opens the probe its type suggests (bits: the BER and
+/// rate meter; samples: the scope); a click beside it opens nothing.
+#[test]
+fn clicking_a_wire_probes_it() {
+    let mut s = studio();
+    s.open(&graphs().join("v90_downstream.yaml")).unwrap();
+    let mut h = harness(s);
+    h.run();
+    let wire = |h: &Harness<'static, Studio>, from: (&str, &str), to: (&str, &str)| {
+        let (a, b) = h
+            .state()
+            .wire_on_screen(&PortRef::new(from.0, from.1), &PortRef::new(to.0, to.1))
+            .expect("the wire is drawn");
+        (a, b)
+    };
+    let (a, b) = wire(&h, ("receiver", "out"), ("ber", "in"));
+    // 12 points to the side of the wire's middle is not on it.
+    let beside = a.lerp(b, 0.5) + (b - a).normalized().rot90() * 12.0;
+    click_at(&mut h, beside);
+    assert!(h.state().probes.is_empty());
+    click_at(&mut h, a.lerp(b, 0.5));
+    assert_eq!(h.state().probes.len(), 1);
+    assert_eq!(h.state().probes[0].port, PortRef::new("receiver", "out"));
+    assert_eq!(h.state().probes[0].kind, ProbeKind::Meter);
+    // The probe panel narrows the canvas, which is fitted again.
+    h.run();
+    let (a, b) = wire(&h, ("line", "out"), ("receiver", "in"));
+    click_at(&mut h, a.lerp(b, 0.5));
+    assert_eq!(h.state().probes.len(), 2);
+    assert_eq!(h.state().probes[1].port, PortRef::new("line", "out"));
+    assert_eq!(h.state().probes[1].kind, ProbeKind::Scope);
 }
 
 /// The PCM view: received level versus Ucode on the V.90 receiver's
