@@ -1345,8 +1345,6 @@ fn viewer_to_graph(
     Some([p.x.round(), p.y.round()])
 }
 
-/// The canvas's id as `SnarlWidget::id_salt("canvas")` makes it inside the
-/// central panel.
 /// How far from a wire a click still takes it, in screen points.
 const WIRE_REACH: f32 = 5.0;
 
@@ -1387,6 +1385,8 @@ impl Studio {
     }
 }
 
+/// The canvas's id as `SnarlWidget::id_salt("canvas")` makes it inside the
+/// central panel.
 fn widget_id(ui: &Ui) -> egui::Id {
     ui.id().with(egui::Id::new("canvas"))
 }
