@@ -50,6 +50,16 @@ fn type_into(h: &mut Harness<'static, Studio>, label: &str, text: &str) {
     h.run();
 }
 
+/// Clicks at `at` like a user: hover, press, release.
+fn click_at(h: &mut Harness<'static, Studio>, at: egui::Pos2) {
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.drop_at(at);
+    h.run();
+}
+
 /// Clicks block `id`'s title on the canvas. The accessibility tree gives
 /// the canvas's widgets in the canvas's own coordinates, before its zoom
 /// and pan; the transform the canvas was last drawn with maps them to the
@@ -57,12 +67,7 @@ fn type_into(h: &mut Harness<'static, Studio>, label: &str, text: &str) {
 fn click_block(h: &mut Harness<'static, Studio>, id: &str) {
     let to_screen = h.state().canvas_to_screen.expect("the canvas was drawn");
     let at = to_screen * h.get_by_label(id).rect().center();
-    h.hover_at(at);
-    h.step();
-    h.drag_at(at);
-    h.step();
-    h.drop_at(at);
-    h.run();
+    click_at(h, at);
     assert_eq!(h.state().selected.as_deref(), Some(id), "clicked at {at:?}");
 }
 
@@ -202,16 +207,6 @@ fn a_probe_on_a_wire_shows_data_arriving() {
         1,
         "stored with the layout"
     );
-}
-
-/// Clicks at `at` like a user: hover, press, release.
-fn click_at(h: &mut Harness<'static, Studio>, at: egui::Pos2) {
-    h.hover_at(at);
-    h.step();
-    h.drag_at(at);
-    h.step();
-    h.drop_at(at);
-    h.run();
 }
 
 /// A click on a wire opens the probe its type suggests (bits: the BER and
