@@ -486,7 +486,7 @@ impl Studio {
             return Ok(());
         }
         self.revalidate();
-        let Some(g) = self.checked.clone() else {
+        let Some(g) = &self.checked else {
             let m = format!(
                 "cannot run: {} problem(s), see Problems",
                 self.problems.len()

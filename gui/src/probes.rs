@@ -14,9 +14,8 @@ use modemflow_flow::{Buf, ItemType, PortType, Probe};
 use std::time::{Duration, Instant};
 
 /// A probe's plot, filling its panel but for the caption line below it
-/// (within limits),
-/// with a coarse grid (every grid line is blended over the whole plot,
-/// which a software renderer pays for each frame).
+/// (within limits), with a coarse grid (every grid line is blended over the
+/// whole plot, which a software renderer pays for each frame).
 fn plot(id: &str, ui: &egui::Ui) -> Plot<'static> {
     let caption = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
     Plot::new(id.to_string())

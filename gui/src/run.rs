@@ -9,7 +9,6 @@ use modemflow_flow::{start, Event, Flowgraph, Probe, RunOptions, Running, Schedu
 /// A graph started from the editor.
 pub struct Session {
     running: Option<Running>,
-    graph: Flowgraph,
     started: std::time::Instant,
 }
 
@@ -30,7 +29,7 @@ pub const PROBE_QUEUE: usize = 16;
 
 impl Session {
     /// Builds every block and starts the graph.
-    pub fn start(graph: Flowgraph) -> Result<Session, String> {
+    pub fn start(graph: &Flowgraph) -> Result<Session, String> {
         let blocks = graph.instantiate().map_err(|d| d.to_string())?;
         let opts = RunOptions {
             scheduler: Scheduler::Threaded,
@@ -39,10 +38,9 @@ impl Session {
             background: true,
             ..RunOptions::default()
         };
-        let running = start(&graph, blocks, &opts);
+        let running = start(graph, blocks, &opts);
         Ok(Session {
             running: Some(running),
-            graph,
             started: std::time::Instant::now(),
         })
     }
@@ -99,24 +97,13 @@ impl Session {
     }
 
     /// Taps the wire that leaves `port` (as the top-level file names it). A
-    /// subgraph's output is tapped where its items come from inside it.
+    /// subgraph's output is tapped where its items come from inside it (the
+    /// loader's `Flowgraph::exports`).
     pub fn probe(&self, port: &PortRef) -> Result<Probe, String> {
         let r = self
             .running
             .as_ref()
             .ok_or_else(|| "the graph is not running".to_string())?;
-        let name = resolve_output(&self.graph, port)?;
-        r.probe(&name, PROBE_QUEUE)
-    }
-}
-
-/// The flattened graph's output `port` names: a block's own output, or a
-/// subgraph block's output, which the loader maps to the block output
-/// inside that carries it.
-fn resolve_output(g: &Flowgraph, port: &PortRef) -> Result<String, String> {
-    let name = port.to_string();
-    match g.find_output(&name) {
-        Some(_) => Ok(name),
-        None => Err(format!("`{name}` is not an output of the running graph")),
+        r.probe(&port.to_string(), PROBE_QUEUE)
     }
 }
