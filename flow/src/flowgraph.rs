@@ -42,7 +42,6 @@ pub struct Node {
     pub loc: Loc,
     /// Where its outermost enclosing block is declared in the top-level file.
     pub origin: Loc,
-    pub base_dir: PathBuf,
 }
 
 /// A stream connection from an output port to an input port (node, port).
@@ -122,7 +121,6 @@ impl Flowgraph {
                 params: n.params.clone(),
                 input_types: n.input_types.clone(),
                 output_types: n.output_types.clone(),
-                base_dir: n.base_dir.clone(),
             };
             match (n.spec.factory)(&args) {
                 Ok(b) => blocks.push(b),
@@ -184,8 +182,12 @@ pub fn load_str(
         line: 1,
         col: 1,
     };
+    // A path given on the command line means a file in the current directory.
     for (k, v) in overrides {
-        ov.insert(k.clone(), (literal_or_expr(v, false), set_loc.clone()));
+        ov.insert(
+            k.clone(),
+            (literal_or_expr(v, false), set_loc.clone(), PathBuf::new()),
+        );
     }
     let sub = cx.load(text, file, base_dir, ov, "", None, 0);
     let Some(sub) = sub else {
@@ -219,6 +221,38 @@ pub fn load_str(
         });
         errs.dedup();
         Err(Diagnostics(errs))
+    }
+}
+
+/// The directory each variable's path is relative to: the file that wrote
+/// it, the current directory for `--set`, and for a subgraph's parameter the
+/// place its value came from. A variable that is just another variable's
+/// name takes that variable's directory.
+struct PathBases(BTreeMap<String, PathBuf>);
+
+impl PathBases {
+    fn new() -> Self {
+        PathBases(BTreeMap::new())
+    }
+    fn insert(&mut self, name: String, base: PathBuf) {
+        self.0.insert(name, base);
+    }
+    /// The directory for a value written as `text` in a file in `file_dir`.
+    fn of(&self, text: &str, file_dir: &Path) -> PathBuf {
+        self.0
+            .get(text.trim())
+            .cloned()
+            .unwrap_or_else(|| file_dir.to_path_buf())
+    }
+}
+
+/// An input path made relative to where it was written (see [`ParamKind::Path`]).
+fn resolve_path(val: Value, base: &Path) -> Value {
+    match &val {
+        Value::Str(s) if !s.is_empty() && !Path::new(s).is_absolute() => {
+            Value::Str(base.join(s).display().to_string())
+        }
+        _ => val,
     }
 }
 
@@ -364,7 +398,7 @@ impl Cx<'_> {
         text: &str,
         file: &str,
         base_dir: &Path,
-        overrides: BTreeMap<String, (Raw, Loc)>,
+        overrides: BTreeMap<String, (Raw, Loc, PathBuf)>,
         prefix: &str,
         origin: Option<&Loc>,
         depth: usize,
@@ -409,6 +443,7 @@ impl Cx<'_> {
 
         // Variables, in order; each may use the ones before it.
         let mut variables: BTreeMap<String, Value> = BTreeMap::new();
+        let mut bases = PathBases::new();
         let mut declared = Vec::new();
         if let Some(vnode) = top.get_node("variables") {
             match vnode.as_mapping() {
@@ -423,12 +458,13 @@ impl Cx<'_> {
                             continue;
                         }
                         declared.push(k.as_str().to_string());
-                        let (raw, loc) = match overrides.get(k.as_str()) {
-                            Some((raw, l)) => (raw.clone(), l.clone()),
+                        let (raw, loc, base) = match overrides.get(k.as_str()) {
+                            Some((raw, l, b)) => (raw.clone(), l.clone(), b.clone()),
                             None => match v.as_scalar() {
                                 Some(s) => (
                                     literal_or_expr(s.as_str(), !s.may_coerce()),
                                     scalar_loc(file, s),
+                                    bases.of(s.as_str(), base_dir),
                                 ),
                                 None => {
                                     self.err(loc_of(file, v.span()).error(format!(
@@ -441,6 +477,7 @@ impl Cx<'_> {
                         };
                         if let Some(val) = self.eval_variable(&raw, &variables, &loc) {
                             variables.insert(k.as_str().to_string(), val);
+                            bases.insert(k.as_str().to_string(), base);
                         }
                     }
                 }
@@ -450,7 +487,7 @@ impl Cx<'_> {
                 ),
             }
         }
-        for (k, (_, loc)) in &overrides {
+        for (k, (_, loc, _)) in &overrides {
             if !declared.contains(k) {
                 if depth == 0 {
                     let hint = closest(k, declared.iter().map(|s| s.as_str()))
@@ -519,6 +556,7 @@ impl Cx<'_> {
                             file,
                             base_dir,
                             &variables,
+                            &bases,
                             prefix,
                             origin,
                             depth,
@@ -603,6 +641,7 @@ impl Cx<'_> {
         file: &str,
         base_dir: &Path,
         variables: &BTreeMap<String, Value>,
+        bases: &PathBases,
         prefix: &str,
         origin: Option<&Loc>,
         depth: usize,
@@ -752,6 +791,7 @@ impl Cx<'_> {
                                     quoted,
                                 },
                                 scalar_loc(file, k),
+                                bases.of(s.as_str(), base_dir),
                             ),
                         );
                     }
@@ -848,6 +888,12 @@ impl Cx<'_> {
                 if let Some((val, vloc)) = self.param_value(ps, v, file, variables) {
                     match ps.check(&val) {
                         Ok(val) => {
+                            let val = match (&ps.kind, v.as_scalar()) {
+                                (ParamKind::Path, Some(s)) => {
+                                    resolve_path(val, &bases.of(s.as_str(), base_dir))
+                                }
+                                _ => val,
+                            };
                             params.insert(ps.name.to_string(), val);
                         }
                         Err(m) => self.err(
@@ -894,7 +940,6 @@ impl Cx<'_> {
             output_types: Vec::new(),
             loc: tloc,
             origin: here_origin,
-            base_dir: base_dir.to_path_buf(),
         });
         locals.insert(id, (Local::Native(idx), idloc));
     }
@@ -910,7 +955,7 @@ impl Cx<'_> {
         let vloc = loc_of(file, v.span());
         let textual = matches!(
             ps.kind,
-            ParamKind::Str | ParamKind::Path | ParamKind::Choice(_)
+            ParamKind::Str | ParamKind::Path | ParamKind::OutputPath | ParamKind::Choice(_)
         );
         let s = match v {
             YNode::Scalar(s) => s,
@@ -1446,6 +1491,7 @@ fn kind_words(k: &ParamKind) -> String {
         ParamKind::Bool => "true or false".into(),
         ParamKind::Str => "text".into(),
         ParamKind::Path => "a file path".into(),
+        ParamKind::OutputPath => "the path of a file to write".into(),
         ParamKind::Choice(c) => format!("one of {}", c.join(", ")),
     }
 }

@@ -19,8 +19,14 @@ pub enum ParamKind {
     Float,
     Bool,
     Str,
-    /// A file path, relative to the flowgraph file unless absolute.
+    /// A file a block reads. Written in a flowgraph file, it is relative to
+    /// that file; given with `--set`, to the current directory.
     Path,
+    /// A file a block writes, relative to the current directory (as any
+    /// command's output file), so running a shipped graph never writes into
+    /// `graphs/`.
+    #[serde(rename = "output_path")]
+    OutputPath,
     /// One of a fixed set of words.
     Choice(Vec<&'static str>),
 }
@@ -33,6 +39,7 @@ impl ParamKind {
             ParamKind::Bool => "bool".into(),
             ParamKind::Str => "string".into(),
             ParamKind::Path => "path".into(),
+            ParamKind::OutputPath => "output path".into(),
             ParamKind::Choice(c) => c.join("|"),
         }
     }
@@ -84,6 +91,9 @@ impl ParamSpec {
     pub fn path(name: &'static str, doc: &'static str) -> Self {
         Self::base(name, ParamKind::Path, doc)
     }
+    pub fn output_path(name: &'static str, doc: &'static str) -> Self {
+        Self::base(name, ParamKind::OutputPath, doc)
+    }
     pub fn choice(name: &'static str, choices: &[&'static str], doc: &'static str) -> Self {
         Self::base(name, ParamKind::Choice(choices.to_vec()), doc)
     }
@@ -120,8 +130,11 @@ impl ParamSpec {
             (ParamKind::Float, Value::Int(i)) => Value::Float(*i as f64),
             (ParamKind::Float, Value::Float(_)) => v.clone(),
             (ParamKind::Bool, Value::Bool(_)) => v.clone(),
-            (ParamKind::Str | ParamKind::Path, Value::Str(_)) => v.clone(),
-            (ParamKind::Str | ParamKind::Path, Value::Int(_) | Value::Float(_)) => {
+            (ParamKind::Str | ParamKind::Path | ParamKind::OutputPath, Value::Str(_)) => v.clone(),
+            (
+                ParamKind::Str | ParamKind::Path | ParamKind::OutputPath,
+                Value::Int(_) | Value::Float(_),
+            ) => {
                 Value::Str(v.to_string())
             }
             (ParamKind::Choice(c), Value::Str(s)) => {
@@ -185,6 +198,7 @@ fn kind_phrase(kind: &ParamKind) -> String {
         ParamKind::Bool => "true or false".into(),
         ParamKind::Str => "a string".into(),
         ParamKind::Path => "a file path".into(),
+        ParamKind::OutputPath => "the path of a file to write".into(),
         ParamKind::Choice(c) => format!("one of {}", c.join(", ")),
     }
 }
@@ -324,8 +338,6 @@ pub struct BlockArgs {
     pub params: BTreeMap<String, Value>,
     pub input_types: Vec<ItemType>,
     pub output_types: Vec<ItemType>,
-    /// Directory of the flowgraph file, for relative paths.
-    pub base_dir: std::path::PathBuf,
 }
 
 impl BlockArgs {
@@ -355,7 +367,6 @@ impl BlockArgs {
             params: map,
             input_types: Vec::new(),
             output_types: Vec::new(),
-            base_dir: std::path::PathBuf::new(),
         })
     }
 
@@ -382,14 +393,9 @@ impl BlockArgs {
     pub fn string(&self, name: &str) -> Result<String, String> {
         Ok(self.get(name)?.to_string())
     }
-    /// A path parameter resolved against the flowgraph's directory.
+    /// A path parameter, as the loader resolved it (see [`ParamKind::Path`]).
     pub fn path(&self, name: &str) -> Result<std::path::PathBuf, String> {
-        let p = std::path::PathBuf::from(self.string(name)?);
-        Ok(if p.is_absolute() || p.as_os_str().is_empty() {
-            p
-        } else {
-            self.base_dir.join(p)
-        })
+        Ok(std::path::PathBuf::from(self.string(name)?))
     }
     pub fn input_type(&self, i: usize) -> ItemType {
         self.input_types.get(i).copied().unwrap_or(ItemType::F32)

@@ -66,7 +66,6 @@ proptest! {
                 .filter_map(|p| required(p.name, &dir).map(|v| (p.name, v)))
                 .collect();
             let mut args = BlockArgs::from_spec(spec, &params).unwrap();
-            args.base_dir = dir.clone();
             let resolve = |t: PortType| match t {
                 PortType::Fixed(t) => t,
                 PortType::Generic(_) => ItemType::F32,

@@ -216,7 +216,7 @@ pub fn spec_source() -> BlockSpec {
     )
     .param(ParamSpec::path(
         "path",
-        "the WAV file, relative to the flowgraph",
+        "the WAV file: relative to the flowgraph file when written there, to the current directory when given with --set",
     ))
     .param(
         ParamSpec::int("channel", "channel to read, counting from 1")
@@ -238,9 +238,9 @@ pub fn spec_sink() -> BlockSpec {
         "Writes a 16-bit mono 8000 Hz PCM WAV file. The header is completed at end of \
              stream, and also if the run stops early, so the file is always readable.",
     )
-    .param(ParamSpec::path(
+    .param(ParamSpec::output_path(
         "path",
-        "the WAV file to create (replaced if it exists)",
+        "the WAV file to create (replaced if it exists), relative to the current directory",
     ))
     .input(PortSpec::new("in", ItemType::I16, "samples at 8000 Hz"))
 }
