@@ -10,8 +10,7 @@ pub fn make(
     spec: &BlockSpec,
     params: &[(&str, modemflow_flow::Value)],
 ) -> Result<Box<dyn Block>, String> {
-    let mut args = BlockArgs::from_spec(spec, params)?;
-    args.base_dir = std::env::temp_dir();
+    let args = BlockArgs::from_spec(spec, params)?;
     (spec.factory)(&args)
 }
 
