@@ -115,3 +115,49 @@ fn a_subgraph_that_includes_itself_is_an_error_not_a_hang() {
     let missing = load_file(&d.join("none.yaml"), &test_registry(), &[]).unwrap_err();
     assert!(missing.to_string().contains("cannot read"), "{missing}");
 }
+
+/// A subgraph reading a WAV file its parameter names.
+const READER: &str = "\
+variables: {input: inner.wav}
+blocks:
+  - {id: src, type: wav_source, params: {path: input}}
+  - {id: sink, type: null_sink}
+connections:
+  - src.out -> sink.in
+";
+
+#[test]
+fn paths_resolve_where_they_were_written() {
+    let d = dir("paths");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(d.join("sub/reader.yaml"), READER).unwrap();
+    let path_of = |top: &str, set: &[(String, String)]| {
+        std::fs::write(d.join("top.yaml"), top).unwrap();
+        let g = load_file(&d.join("top.yaml"), &test_registry(), set).unwrap();
+        let n = &g.nodes[g.node("r/src").unwrap()];
+        PathBuf::from(n.params["path"].as_str().unwrap().to_string())
+    };
+    let top = |params: &str| {
+        format!(
+            "variables: {{file: top.wav}}\nblocks:\n  - {{id: r, type: sub/reader.yaml{params}}}\n"
+        )
+    };
+    // The subgraph's own default: next to the subgraph.
+    assert_eq!(path_of(&top(""), &[]), d.join("sub").join("inner.wav"));
+    // Written in the top file, literally or through its variable: next to it.
+    assert_eq!(
+        path_of(&top(", params: {input: lit.wav}"), &[]),
+        d.join("lit.wav")
+    );
+    assert_eq!(path_of(&top(", params: {input: file}"), &[]), d.join("top.wav"));
+    // Given on the command line: the current directory, as typed.
+    assert_eq!(
+        path_of(&top(", params: {input: file}"), &[("file".into(), "call.wav".into())]),
+        PathBuf::from("call.wav")
+    );
+    // Absolute paths stay as they are.
+    assert_eq!(
+        path_of(&top(", params: {input: /x/y.wav}"), &[]),
+        PathBuf::from("/x/y.wav")
+    );
+}

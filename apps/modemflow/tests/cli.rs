@@ -190,6 +190,92 @@ fn every_shipped_graph_passes_check() {
     );
 }
 
+/// The files in `graphs/`, sorted.
+fn graph_dir_listing() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("graphs"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_shipped_graph_runs_from_the_root_and_from_another_directory() {
+    let elsewhere = std::env::temp_dir().join(format!("mf-cli-elsewhere-{}", std::process::id()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let before = graph_dir_listing();
+    let mut ran = 0;
+    for name in &before {
+        let Some(stem) = name.strip_suffix(".yaml") else {
+            continue;
+        };
+        let path = root().join("graphs").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Subgraphs (declared ports) are blocks of other graphs, not runs.
+        if text.lines().any(|l| l.starts_with("inputs:") || l.starts_with("outputs:")) {
+            continue;
+        }
+        // Short runs: a second of signal where the graph has `seconds`.
+        let short: &[&str] = if text.lines().any(|l| l.trim_start().starts_with("seconds:")) {
+            &["--set", "seconds=1"]
+        } else {
+            &[]
+        };
+        let relative = format!("graphs/{name}");
+        let absolute = path.display().to_string();
+        for (dir, file) in [(root(), relative.as_str()), (elsewhere.clone(), absolute.as_str())] {
+            let out = bin()
+                .args(["run", file, "--quiet"])
+                .args(short)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{stem} from {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        ran += 1;
+    }
+    assert!(ran >= 5, "only {ran} graphs ran");
+    // What the examples write lands where they are run, never in graphs/.
+    assert_eq!(graph_dir_listing(), before);
+    assert!(elsewhere.join("tone.wav").exists());
+    let _ = std::fs::remove_file(root().join("tone.wav"));
+}
+
+#[test]
+fn paths_given_with_set_are_relative_to_the_current_directory() {
+    // The same recording named from two directories, each relative to where
+    // the command runs; and a graph's own default input, relative to the graph.
+    let data = root().join("blocks/tests/data");
+    let run = |dir: &std::path::Path, input: Option<&str>| {
+        let mut c = bin();
+        c.args(["run", &root().join("graphs/v8_decode.yaml").display().to_string(), "--quiet"]);
+        if let Some(i) = input {
+            c.args(["--set", &format!("input={i}")]);
+        }
+        c.current_dir(dir).output().unwrap()
+    };
+    let a = run(&data, Some("v8_answer.wav"));
+    let b = run(&root(), Some("blocks/tests/data/v8_answer.wav"));
+    let c = run(&std::env::temp_dir(), None);
+    for o in [&a, &b, &c] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(!a.stdout.is_empty());
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(a.stdout, c.stdout);
+    // A missing file names the path as the user gave it.
+    let d = run(&root(), Some("no-such-call.wav"));
+    assert_eq!(d.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&d.stderr);
+    assert!(err.contains("no-such-call.wav") && !err.contains("graphs/no-such-call.wav"), "{err}");
+}
+
 #[cfg(feature = "futuresdr")]
 #[test]
 fn futuresdr_backend_prints_the_same_events() {
@@ -314,7 +400,7 @@ fn v8_decode_prints_answer_tone_and_messages_with_their_times() {
             .collect()
     };
     // spandsp's answerer: ANSam/ from 0.2 s with 7 reversals, then JM from 3.43 s.
-    let ev = run("../blocks/tests/data/v8_answer.wav");
+    let ev = run("blocks/tests/data/v8_answer.wav");
     let ansam = ev.iter().find(|e| e["event"] == "ansam").expect("ansam");
     assert!((ansam["t"].as_f64().unwrap() - 0.2).abs() < 0.02);
     let end = ev
@@ -331,7 +417,7 @@ fn v8_decode_prints_answer_tone_and_messages_with_their_times() {
     assert_eq!(jm["pcm_modem_availability"][0], "v90_v92_digital");
     assert!((jm["t"].as_f64().unwrap() - 3.73).abs() < 0.01, "{jm}");
     // spandsp's caller: CM from 2.755 s, accepted from the second copy, then CJ.
-    let ev = run("../blocks/tests/data/v8_call.wav");
+    let ev = run("blocks/tests/data/v8_call.wav");
     let cms: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "cm").collect();
     assert!(cms.len() >= 5);
     assert!(cms.iter().all(|e| e["octets"] == "C1 65 13 90 2A 27"));
