@@ -133,17 +133,46 @@ fn make_source(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
     }))
 }
 
+/// Writes its file from the first work call on: building the block (as
+/// `modemflow check` does) only checks that the folder exists, so checking a
+/// graph leaves no files behind.
 struct WavSink {
-    path: String,
+    path: std::path::PathBuf,
     writer: Option<hound::WavWriter<BufWriter<File>>>,
+    /// True once the file has been created (and, after finishing, stays so).
+    created: bool,
 }
 
+const SINK_SPEC: hound::WavSpec = hound::WavSpec {
+    channels: 1,
+    sample_rate: RATE,
+    bits_per_sample: 16,
+    sample_format: hound::SampleFormat::Int,
+};
+
 impl WavSink {
+    fn writer(&mut self) -> Result<&mut hound::WavWriter<BufWriter<File>>, String> {
+        if !self.created {
+            self.created = true;
+            let w = hound::WavWriter::create(&self.path, SINK_SPEC).map_err(|e| {
+                format!(
+                    "cannot create {}: {} (check that the folder exists and is writable)",
+                    name(&self.path),
+                    reason(&e)
+                )
+            })?;
+            self.writer = Some(w);
+        }
+        self.writer
+            .as_mut()
+            .ok_or_else(|| format!("{} is already finished", name(&self.path)))
+    }
+
     fn finalize(&mut self) -> Result<(), String> {
         match self.writer.take() {
             Some(w) => w
                 .finalize()
-                .map_err(|e| format!("cannot finish {}: {}", self.path, reason(&e))),
+                .map_err(|e| format!("cannot finish {}: {}", name(&self.path), reason(&e))),
             None => Ok(()),
         }
     }
@@ -151,19 +180,17 @@ impl WavSink {
 
 impl Block for WavSink {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
-        let input = &mut io.inputs[0];
-        let x = input.items::<i16>();
-        let n = x.len();
-        if let Some(w) = &mut self.writer {
-            let mut iw = w.get_i16_writer(n as u32);
-            for &s in x {
-                iw.write_sample(s);
-            }
-            iw.flush()
-                .map_err(|e| format!("cannot write {}: {}", self.path, reason(&e)))?;
+        let n = io.inputs[0].available();
+        let path = name(&self.path);
+        let w = self.writer()?;
+        let mut iw = w.get_i16_writer(n as u32);
+        for &s in io.inputs[0].items::<i16>() {
+            iw.write_sample(s);
         }
-        input.consume(n);
-        if input.finished() {
+        iw.flush()
+            .map_err(|e| format!("cannot write {}: {}", path, reason(&e)))?;
+        io.inputs[0].consume(n);
+        if io.inputs[0].finished() {
             self.finalize()?;
             return Ok(Status::Done);
         }
@@ -180,22 +207,20 @@ impl Drop for WavSink {
 
 fn make_sink(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
     let path = args.path("path")?;
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let writer = hound::WavWriter::create(&path, spec).map_err(|e| {
-        format!(
-            "cannot create {}: {} (check that the folder exists and is writable)",
-            name(&path),
-            reason(&e)
-        )
-    })?;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = folder {
+        if !dir.is_dir() {
+            return Err(format!(
+                "cannot create {}: the folder {} does not exist (create it, or choose another path)",
+                name(&path),
+                dir.display()
+            ));
+        }
+    }
     Ok(Box::new(WavSink {
-        path: name(&path),
-        writer: Some(writer),
+        path,
+        writer: None,
+        created: false,
     }))
 }
 
@@ -236,7 +261,9 @@ pub fn spec_sink() -> BlockSpec {
     )
     .doc(
         "Writes a 16-bit mono 8000 Hz PCM WAV file. The header is completed at end of \
-             stream, and also if the run stops early, so the file is always readable.",
+             stream, and also if the run stops early, so the file is always readable. The \
+             file is created when the run starts writing; building the graph (as `modemflow \
+             check` does) only checks that its folder exists, so checking leaves no file.",
     )
     .param(ParamSpec::output_path(
         "path",
@@ -334,6 +361,16 @@ mod tests {
         assert!(rep.len() >= 1_000_000);
         assert_eq!(rep[20_000..40_000], x);
         std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn building_a_sink_creates_no_file() {
+        let p = tmp("lazy");
+        let _ = std::fs::remove_file(&p);
+        let sink = make(&spec_sink(), &[("path", Value::from(p.to_str().unwrap()))]).unwrap();
+        assert!(!p.exists());
+        drop(sink);
+        assert!(!p.exists(), "a sink that never ran leaves nothing behind");
     }
 
     #[test]
