@@ -184,9 +184,19 @@ pub fn load_str(
     };
     // A path given on the command line means a file in the current directory.
     for (k, v) in overrides {
+        let origin = Loc {
+            file: format!("--set {k}"),
+            line: 1,
+            col: 1,
+        };
         ov.insert(
             k.clone(),
-            (literal_or_expr(v, false), set_loc.clone(), PathBuf::new()),
+            Override {
+                raw: literal_or_expr(v, false),
+                key: set_loc.clone(),
+                origin,
+                base: PathBuf::new(),
+            },
         );
     }
     let sub = cx.load(text, file, base_dir, ov, "", None, 0);
@@ -224,26 +234,67 @@ pub fn load_str(
     }
 }
 
-/// The directory each variable's path is relative to: the file that wrote
-/// it, the current directory for `--set`, and for a subgraph's parameter the
-/// place its value came from. A variable that is just another variable's
-/// name takes that variable's directory.
-struct PathBases(BTreeMap<String, PathBuf>);
+/// Where each variable's value was written: the directory its paths are
+/// relative to (the file that wrote it, the current directory for `--set`,
+/// and for a subgraph's parameter the place its value came from) and the
+/// place itself, for messages. A variable that is just another variable's
+/// name takes that variable's provenance.
+struct Provenance(BTreeMap<String, (PathBuf, Loc)>);
 
-impl PathBases {
+impl Provenance {
     fn new() -> Self {
-        PathBases(BTreeMap::new())
+        Provenance(BTreeMap::new())
     }
-    fn insert(&mut self, name: String, base: PathBuf) {
-        self.0.insert(name, base);
+    fn insert(&mut self, name: String, base: PathBuf, origin: Loc) {
+        self.0.insert(name, (base, origin));
     }
     /// The directory for a value written as `text` in a file in `file_dir`.
-    fn of(&self, text: &str, file_dir: &Path) -> PathBuf {
+    fn base(&self, text: &str, file_dir: &Path) -> PathBuf {
         self.0
             .get(text.trim())
-            .cloned()
+            .map(|(b, _)| b.clone())
             .unwrap_or_else(|| file_dir.to_path_buf())
     }
+    /// Where the value written as `text` at `here` really comes from.
+    fn origin(&self, text: &str, here: &Loc) -> Loc {
+        self.0
+            .get(text.trim())
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| here.clone())
+    }
+}
+
+/// A value set from outside a file: `--set`, or a subgraph's parameter.
+#[derive(Clone, Debug)]
+struct Override {
+    raw: Raw,
+    /// Where the name was written (for "unknown variable" errors).
+    key: Loc,
+    /// Where the value comes from, and the directory its paths are relative to.
+    origin: Loc,
+    base: PathBuf,
+}
+
+/// ", set at FILE:LINE:COL" when a parameter's value came from another place
+/// (a variable, `--set`, or the file that uses a subgraph), else nothing.
+fn from_elsewhere(name: &str, (written, origin): &(Loc, Loc)) -> String {
+    if written == origin {
+        String::new()
+    } else if origin.file.starts_with("--set") {
+        format!("; the value of `{name}` comes from `{}`", origin.file)
+    } else {
+        format!(
+            "; the value of `{name}` comes from {}:{}:{}",
+            origin.file, origin.line, origin.col
+        )
+    }
+}
+
+/// The parameter's description, for the hint of a combination error.
+fn message_fix(spec: &BlockSpec, name: &str) -> String {
+    spec.param_spec(name)
+        .map(describe_param)
+        .unwrap_or_default()
 }
 
 /// An input path made relative to where it was written (see [`ParamKind::Path`]).
@@ -398,7 +449,7 @@ impl Cx<'_> {
         text: &str,
         file: &str,
         base_dir: &Path,
-        overrides: BTreeMap<String, (Raw, Loc, PathBuf)>,
+        overrides: BTreeMap<String, Override>,
         prefix: &str,
         origin: Option<&Loc>,
         depth: usize,
@@ -443,7 +494,7 @@ impl Cx<'_> {
 
         // Variables, in order; each may use the ones before it.
         let mut variables: BTreeMap<String, Value> = BTreeMap::new();
-        let mut bases = PathBases::new();
+        let mut bases = Provenance::new();
         let mut declared = Vec::new();
         if let Some(vnode) = top.get_node("variables") {
             match vnode.as_mapping() {
@@ -458,13 +509,19 @@ impl Cx<'_> {
                             continue;
                         }
                         declared.push(k.as_str().to_string());
-                        let (raw, loc, base) = match overrides.get(k.as_str()) {
-                            Some((raw, l, b)) => (raw.clone(), l.clone(), b.clone()),
+                        let (raw, loc, base, origin) = match overrides.get(k.as_str()) {
+                            Some(o) => (
+                                o.raw.clone(),
+                                o.key.clone(),
+                                o.base.clone(),
+                                o.origin.clone(),
+                            ),
                             None => match v.as_scalar() {
                                 Some(s) => (
                                     literal_or_expr(s.as_str(), !s.may_coerce()),
                                     scalar_loc(file, s),
-                                    bases.of(s.as_str(), base_dir),
+                                    bases.base(s.as_str(), base_dir),
+                                    bases.origin(s.as_str(), &scalar_loc(file, s)),
                                 ),
                                 None => {
                                     self.err(loc_of(file, v.span()).error(format!(
@@ -477,7 +534,7 @@ impl Cx<'_> {
                         };
                         if let Some(val) = self.eval_variable(&raw, &variables, &loc) {
                             variables.insert(k.as_str().to_string(), val);
-                            bases.insert(k.as_str().to_string(), base);
+                            bases.insert(k.as_str().to_string(), base, origin);
                         }
                     }
                 }
@@ -487,7 +544,7 @@ impl Cx<'_> {
                 ),
             }
         }
-        for (k, (_, loc, _)) in &overrides {
+        for (k, Override { key: loc, .. }) in &overrides {
             if !declared.contains(k) {
                 if depth == 0 {
                     let hint = closest(k, declared.iter().map(|s| s.as_str()))
@@ -641,7 +698,7 @@ impl Cx<'_> {
         file: &str,
         base_dir: &Path,
         variables: &BTreeMap<String, Value>,
-        bases: &PathBases,
+        bases: &Provenance,
         prefix: &str,
         origin: Option<&Loc>,
         depth: usize,
@@ -785,14 +842,15 @@ impl Cx<'_> {
                         let quoted = matches!(val, Value::Str(_));
                         ov.insert(
                             k.as_str().to_string(),
-                            (
-                                Raw {
+                            Override {
+                                raw: Raw {
                                     text: val.to_string(),
                                     quoted,
                                 },
-                                scalar_loc(file, k),
-                                bases.of(s.as_str(), base_dir),
-                            ),
+                                key: scalar_loc(file, k),
+                                origin: bases.origin(s.as_str(), &sloc),
+                                base: bases.base(s.as_str(), base_dir),
+                            },
                         );
                     }
                 }
@@ -861,6 +919,9 @@ impl Cx<'_> {
         };
 
         let mut params = BTreeMap::new();
+        // Where each parameter was written, and where its value comes from.
+        let mut written: BTreeMap<&str, (Loc, Loc)> = BTreeMap::new();
+        let errors_before = self.errs.len();
         if let Some(pm) = params_map {
             for (k, v) in pm.iter() {
                 let kloc = scalar_loc(file, k);
@@ -886,21 +947,29 @@ impl Cx<'_> {
                     continue;
                 };
                 if let Some((val, vloc)) = self.param_value(ps, v, file, variables) {
+                    let origin = v
+                        .as_scalar()
+                        .map_or(vloc.clone(), |s| bases.origin(s.as_str(), &vloc));
+                    written.insert(ps.name, (vloc.clone(), origin));
                     match ps.check(&val) {
                         Ok(val) => {
                             let val = match (&ps.kind, v.as_scalar()) {
                                 (ParamKind::Path, Some(s)) => {
-                                    resolve_path(val, &bases.of(s.as_str(), base_dir))
+                                    resolve_path(val, &bases.base(s.as_str(), base_dir))
                                 }
                                 _ => val,
                             };
                             params.insert(ps.name.to_string(), val);
                         }
-                        Err(m) => self.err(
-                            vloc.error(format!("block `{id}`: {m}"))
-                                .hint(describe_param(ps))
-                                .block(full_id.clone()),
-                        ),
+                        Err(m) => {
+                            let hint =
+                                describe_param(ps) + &from_elsewhere(ps.name, &written[ps.name]);
+                            self.err(
+                                vloc.error(format!("block `{id}`: {m}"))
+                                    .hint(hint)
+                                    .block(full_id.clone()),
+                            )
+                        }
                     }
                 }
             }
@@ -929,6 +998,25 @@ impl Cx<'_> {
                         );
                     }
                 }
+            }
+        }
+        // Combinations the parameters' own ranges cannot express (a rate
+        // that the chosen symbol rate does not allow), checked once every
+        // parameter is valid on its own, and reported at the parameter named.
+        if let (Some(check), true) = (spec.check, self.errs.len() == errors_before) {
+            if let Err((name, message)) = check(&params) {
+                let (at, hint) = match written.get(name) {
+                    Some(w) => (w.0.clone(), from_elsewhere(name, w)),
+                    None => (
+                        tloc.clone(),
+                        format!(" (`{name}` is at its default; set it under `params:`)"),
+                    ),
+                };
+                self.err(
+                    at.error(format!("block `{id}`: {message}"))
+                        .hint(format!("`{name}`: {}{hint}", message_fix(spec, name)))
+                        .block(full_id.clone()),
+                );
             }
         }
         let idx = sub.nodes.len();

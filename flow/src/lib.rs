@@ -9,8 +9,8 @@ pub mod value;
 pub use block::{inputs_exhausted, Block, Event, EventList, Input, Output, Status, WorkIo};
 pub use item::{Buf, Item, ItemType};
 pub use registry::{
-    BlockArgs, BlockSpec, EventSpec, Factory, ParamKind, ParamSpec, PortSpec, PortType, Rate,
-    Registry,
+    BlockArgs, BlockSpec, EventSpec, Factory, ParamKind, ParamSpec, ParamsCheck, PortSpec,
+    PortType, Rate, Registry,
 };
 pub use value::Value;
 pub mod diag;

@@ -134,9 +134,7 @@ impl ParamSpec {
             (
                 ParamKind::Str | ParamKind::Path | ParamKind::OutputPath,
                 Value::Int(_) | Value::Float(_),
-            ) => {
-                Value::Str(v.to_string())
-            }
+            ) => Value::Str(v.to_string()),
             (ParamKind::Choice(c), Value::Str(s)) => {
                 if c.contains(&s.as_str()) {
                     v.clone()
@@ -362,6 +360,9 @@ impl BlockArgs {
                 return Err(format!("`{}` needs parameter `{}`", spec.name, p.name));
             }
         }
+        if let Some(check) = spec.check {
+            check(&map).map_err(|(name, m)| format!("`{}`.{name}: {m}", spec.name))?;
+        }
         Ok(BlockArgs {
             id: spec.name.to_string(),
             params: map,
@@ -407,6 +408,11 @@ impl BlockArgs {
 
 pub type Factory = fn(&BlockArgs) -> Result<Box<dyn Block>, String>;
 
+/// A check of the parameters together, for combinations their own ranges
+/// cannot express. Called by the loader once each parameter is valid; an
+/// error names the parameter to report it at, and says what is allowed.
+pub type ParamsCheck = fn(&BTreeMap<String, Value>) -> Result<(), (&'static str, String)>;
+
 /// The full description of one block type.
 #[derive(Clone, Serialize)]
 pub struct BlockSpec {
@@ -423,6 +429,8 @@ pub struct BlockSpec {
     pub delays: bool,
     #[serde(skip)]
     pub factory: Factory,
+    #[serde(skip)]
+    pub check: Option<ParamsCheck>,
 }
 
 impl std::fmt::Debug for BlockSpec {
@@ -451,6 +459,7 @@ impl BlockSpec {
             events: Vec::new(),
             delays: false,
             factory,
+            check: None,
         }
     }
     pub fn doc(mut self, doc: &'static str) -> Self {
@@ -475,6 +484,11 @@ impl BlockSpec {
     }
     pub fn with_delay(mut self) -> Self {
         self.delays = true;
+        self
+    }
+    /// Checks the parameters together (see [`ParamsCheck`]).
+    pub fn check(mut self, check: ParamsCheck) -> Self {
+        self.check = Some(check);
         self
     }
 

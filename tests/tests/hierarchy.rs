@@ -149,10 +149,16 @@ fn paths_resolve_where_they_were_written() {
         path_of(&top(", params: {input: lit.wav}"), &[]),
         d.join("lit.wav")
     );
-    assert_eq!(path_of(&top(", params: {input: file}"), &[]), d.join("top.wav"));
+    assert_eq!(
+        path_of(&top(", params: {input: file}"), &[]),
+        d.join("top.wav")
+    );
     // Given on the command line: the current directory, as typed.
     assert_eq!(
-        path_of(&top(", params: {input: file}"), &[("file".into(), "call.wav".into())]),
+        path_of(
+            &top(", params: {input: file}"),
+            &[("file".into(), "call.wav".into())]
+        ),
         PathBuf::from("call.wav")
     );
     // Absolute paths stay as they are.

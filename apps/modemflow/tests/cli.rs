@@ -213,7 +213,10 @@ fn every_shipped_graph_runs_from_the_root_and_from_another_directory() {
         let path = root().join("graphs").join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         // Subgraphs (declared ports) are blocks of other graphs, not runs.
-        if text.lines().any(|l| l.starts_with("inputs:") || l.starts_with("outputs:")) {
+        if text
+            .lines()
+            .any(|l| l.starts_with("inputs:") || l.starts_with("outputs:"))
+        {
             continue;
         }
         // Short runs: a second of signal where the graph has `seconds`.
@@ -224,7 +227,10 @@ fn every_shipped_graph_runs_from_the_root_and_from_another_directory() {
         };
         let relative = format!("graphs/{name}");
         let absolute = path.display().to_string();
-        for (dir, file) in [(root(), relative.as_str()), (elsewhere.clone(), absolute.as_str())] {
+        for (dir, file) in [
+            (root(), relative.as_str()),
+            (elsewhere.clone(), absolute.as_str()),
+        ] {
             let out = bin()
                 .args(["run", file, "--quiet"])
                 .args(short)
@@ -254,7 +260,11 @@ fn paths_given_with_set_are_relative_to_the_current_directory() {
     let data = root().join("blocks/tests/data");
     let run = |dir: &std::path::Path, input: Option<&str>| {
         let mut c = bin();
-        c.args(["run", &root().join("graphs/v8_decode.yaml").display().to_string(), "--quiet"]);
+        c.args([
+            "run",
+            &root().join("graphs/v8_decode.yaml").display().to_string(),
+            "--quiet",
+        ]);
         if let Some(i) = input {
             c.args(["--set", &format!("input={i}")]);
         }
@@ -273,7 +283,10 @@ fn paths_given_with_set_are_relative_to_the_current_directory() {
     let d = run(&root(), Some("no-such-call.wav"));
     assert_eq!(d.status.code(), Some(2));
     let err = String::from_utf8_lossy(&d.stderr);
-    assert!(err.contains("no-such-call.wav") && !err.contains("graphs/no-such-call.wav"), "{err}");
+    assert!(
+        err.contains("no-such-call.wav") && !err.contains("graphs/no-such-call.wav"),
+        "{err}"
+    );
 }
 
 #[cfg(feature = "futuresdr")]

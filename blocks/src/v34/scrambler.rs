@@ -225,7 +225,7 @@ impl Block for ScramblerBlock {
     }
 }
 
-fn polynomial(args: &BlockArgs) -> Result<Polynomial, String> {
+pub fn polynomial(args: &BlockArgs) -> Result<Polynomial, String> {
     let p = args.string("polynomial")?;
     Polynomial::parse(&p).ok_or_else(|| format!("`polynomial` must be gpc or gpa, got `{p}`"))
 }
@@ -242,7 +242,7 @@ fn make_descrambler(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
     }))
 }
 
-fn poly_param() -> ParamSpec {
+pub fn poly_param() -> ParamSpec {
     ParamSpec::choice(
         "polynomial",
         &["gpc", "gpa"],
