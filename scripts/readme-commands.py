@@ -113,8 +113,13 @@ def runnable(cmd):
 
 
 def pattern(shown):
-    """A regular expression for an output line the README shows."""
-    parts = [re.escape(p) for p in shown.split("...")]
+    """A regular expression for the output a README comment shows: `...`
+    stands for anything left out, and a space between two events for the
+    line break between them."""
+    parts = []
+    for piece in shown.split("..."):
+        words = piece.split()
+        parts.append(r"\s*".join(re.escape(w) for w in words))
     return re.compile(".*?".join(parts), re.S)
 
 
