@@ -439,8 +439,49 @@ pub struct AnalogLoop {
     extra_loss_db: f64,
     gain: f32,
     noise: Awgn,
+    relative: RelativeNoise,
     filtered: Vec<f32>,
     clean: Vec<f32>,
+}
+
+/// SNRs at or above this add no relative noise at all (the default).
+pub const NO_SNR_DB: f64 = 150.0;
+
+/// White noise whose power follows the signal's: `snr` dB below the mean
+/// power of the loop's output so far (sample by sample, so the result does
+/// not depend on chunking). A test of a receiver at a given SNR then needs
+/// no knowledge of the loop's loss or the transmitter's level.
+#[derive(Clone, Debug)]
+struct RelativeNoise {
+    ratio: Option<f64>,
+    rng: rand_pcg::Pcg64,
+    sum: f64,
+    count: f64,
+}
+
+impl RelativeNoise {
+    fn new(snr_db: f64, seed: u64) -> RelativeNoise {
+        use rand::SeedableRng;
+        RelativeNoise {
+            ratio: (snr_db < NO_SNR_DB).then(|| 10f64.powf(-snr_db / 10.0)),
+            // Its own draw, apart from the absolute noise's.
+            rng: rand_pcg::Pcg64::seed_from_u64(seed ^ 0x5eed_0f5a),
+            sum: 0.0,
+            count: 0.0,
+        }
+    }
+
+    fn process(&mut self, x: &mut [f32]) {
+        use rand::Rng;
+        let Some(ratio) = self.ratio else { return };
+        for v in x {
+            self.sum += f64::from(*v) * f64::from(*v);
+            self.count += 1.0;
+            let sigma = (self.sum / self.count * ratio).sqrt() as f32;
+            let g: f32 = self.rng.sample(rand_distr::StandardNormal);
+            *v += sigma * g;
+        }
+    }
 }
 
 impl AnalogLoop {
@@ -467,6 +508,7 @@ impl AnalogLoop {
             extra_loss_db: 0.0,
             gain: 1.0,
             noise: Awgn::new(-400.0, seed),
+            relative: RelativeNoise::new(NO_SNR_DB, seed),
             filtered: Vec::new(),
             clean: Vec::new(),
         };
@@ -481,6 +523,13 @@ impl AnalogLoop {
         self.extra_loss_db = loss_db.max(0.0);
         let total = self.shape.loss_db.max(0.0) + self.extra_loss_db;
         self.gain = 10f64.powf(-total / 20.0) as f32;
+    }
+
+    /// Adds noise `snr_db` below the output signal's mean power (on top of
+    /// the absolute noise); [`NO_SNR_DB`] or more: none.
+    pub fn with_snr(mut self, snr_db: f64, seed: u64) -> AnalogLoop {
+        self.relative = RelativeNoise::new(snr_db, seed);
+        self
     }
 
     /// Sets the noise power at the A/D in dBm0 (NaN: no noise).
@@ -561,6 +610,7 @@ impl AnalogLoop {
         let start = out.len();
         out.resize(start + self.clean.len(), 0.0);
         self.noise.process(&self.clean, &mut out[start..]);
+        self.relative.process(&mut out[start..]);
     }
 }
 
@@ -606,13 +656,17 @@ fn make(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
             PRESET_NAMES.join(", ")
         )
     })?;
-    Ok(Box::new(AnalogLoopBlock(AnalogLoop::new(
-        shape,
-        args.float("loss")?,
-        args.float("noise")?,
-        args.float("ppm")?,
-        args.int("seed")? as u64,
-    )?)))
+    let seed = args.int("seed")? as u64;
+    Ok(Box::new(AnalogLoopBlock(
+        AnalogLoop::new(
+            shape,
+            args.float("loss")?,
+            args.float("noise")?,
+            args.float("ppm")?,
+            seed,
+        )?
+        .with_snr(args.float("snr")?, seed),
+    )))
 }
 
 pub fn spec() -> BlockSpec {
@@ -635,7 +689,9 @@ pub fn spec() -> BlockSpec {
          sinc; error about −64 dB after mild, −77 dB after medium, −79 dB after long, but \
          −24 dB after none with a full-band signal); with `ppm` 0 it is not resampled at \
          all. Finally white Gaussian noise of `noise` dBm0 (seeded with `seed`) is added to \
-         every output sample.\n\n\
+         every output sample, and, with `snr` below 150, more white noise `snr` dB below \
+         the mean power of the output so far (the received signal), for tests at a given \
+         SNR whatever the loop's loss.\n\n\
          N input samples give ⌈N·(1 + ppm·10⁻⁶)⌉ outputs (N with ppm 0). With ppm ≠ 0 the \
          block holds the last 48 input samples back until more arrive (the interpolator's \
          look-ahead) and at the end of the stream treats what follows as silence. \
@@ -662,6 +718,15 @@ pub fn spec() -> BlockSpec {
             .range(-150.0, 0.0)
             .unit("dBm0")
             .live(),
+    )
+    .param(
+        ParamSpec::float(
+            "snr",
+            "noise relative to the received signal: this many dB below its mean power (150 or more: none)",
+        )
+        .default(NO_SNR_DB)
+        .range(-20.0, 200.0)
+        .unit("dB"),
     )
     .param(
         ParamSpec::float(
@@ -873,6 +938,34 @@ mod tests {
         assert_eq!(k.lookahead(), 0);
         let k = AnalogLoop::new(shape, 0.0, -40.0, 1.0, 1).unwrap();
         assert_eq!(k.lookahead(), INTERP_TAPS / 2);
+    }
+
+    #[test]
+    fn relative_noise_follows_the_signal() {
+        // A −20 dBm0 tone through `long` (12 dB of loss): noise 30 dB below
+        // what arrives, whatever the loss.
+        let n = 80_000;
+        let tone: Vec<f32> = (0..n)
+            .map(|i| {
+                (crate::core::level::dbm0_to_peak_f32(-20.0)
+                    * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 8000.0).sin())
+                    as f32
+            })
+            .collect();
+        let quiet = [
+            ("loop", Value::from("long")),
+            ("noise", Value::Float(QUIET)),
+        ];
+        let clean = whole(&quiet, &tone);
+        let mut noisy_p = quiet.to_vec();
+        noisy_p.push(("snr", Value::Float(30.0)));
+        let noisy = whole(&noisy_p, &tone);
+        let p = |x: &[f32]| {
+            x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64
+        };
+        let diff: Vec<f32> = noisy.iter().zip(&clean).map(|(a, b)| a - b).collect();
+        let snr = 10.0 * (p(&clean[4000..]) / p(&diff[4000..])).log10();
+        assert!((snr - 30.0).abs() < 0.3, "{snr}");
     }
 
     #[test]
@@ -1263,6 +1356,7 @@ mod tests {
             ("loss", 0.0, (0.0, 60.0), "dB", true),
             ("noise", -90.0, (-150.0, 0.0), "dBm0", true),
             ("ppm", 0.0, (-1000.0, 1000.0), "ppm", false),
+            ("snr", 150.0, (-20.0, 200.0), "dB", false),
         ] {
             let p = s.param_spec(name).unwrap();
             assert_eq!(p.default, Some(Value::Float(default)), "{name}");
@@ -1277,7 +1371,7 @@ mod tests {
             modemflow_flow::ParamKind::Choice(vec!["none", "mild", "medium", "long"])
         );
         assert!(!l.live && !s.param_spec("seed").unwrap().live);
-        assert_eq!(s.params.len(), 5);
+        assert_eq!(s.params.len(), 6);
         assert_eq!(s.outputs[0].rate, Rate::Varies);
         assert!(!s.delays);
     }

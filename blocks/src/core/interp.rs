@@ -27,7 +27,7 @@ pub const KAISER_BETA: f64 = 6.0;
 pub const INTERP_PHASES: usize = 512;
 
 /// Modified Bessel function of the first kind, order 0 (power series).
-pub(crate) fn bessel_i0(x: f64) -> f64 {
+pub fn bessel_i0(x: f64) -> f64 {
     let (mut sum, mut term, mut k) = (1.0, 1.0, 1.0);
     while term > 1e-17 * sum {
         term *= (x / (2.0 * k)).powi(2);
