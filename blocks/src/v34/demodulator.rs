@@ -28,7 +28,7 @@
 //!   the end of the input are not data and are not passed on.
 
 use super::constellation::{average_energy, nearest_odd};
-use super::equalizer::{noise_predictor, Equalizer};
+use super::equalizer::{noise_predictor, Equalizer, SplitEqualizer};
 use super::modulator::{carrier_param, pulse, rolloff_param};
 use super::nonlinear::{theta_arg, theta_param, Nonlinear};
 use super::params::{check_mode, mode_arg, mode_params};
@@ -36,6 +36,7 @@ use super::precoder::{Coefficients, Precoder};
 use super::rates::{reduce, Mode};
 use super::scrambler::Polynomial;
 use super::training::{layout_arg, layout_params, preamble, Layout, S_LEN};
+use crate::core::fir::dot;
 use crate::core::level::{dbm0_to_rms_f32, hundredths};
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, EventSpec, ItemType, ParamSpec, PortSpec, Rate, Registry, Status,
@@ -121,8 +122,9 @@ struct FrontEnd {
     carrier: Vec<Complex32>,
     cp: u64,
     cq: u64,
-    /// Mixed samples from global index `base` on.
-    bb: Vec<Complex32>,
+    /// Mixed samples from global index `base` on, real and imaginary apart.
+    bbr: Vec<f32>,
+    bbi: Vec<f32>,
     base: i64,
     /// Input samples received.
     received: u64,
@@ -164,7 +166,8 @@ impl FrontEnd {
             carrier,
             cp: u64::from(cp),
             cq: u64::from(cq),
-            bb: Vec::new(),
+            bbr: Vec::new(),
+            bbi: Vec::new(),
             base: 0,
             received: 0,
         }
@@ -178,14 +181,15 @@ impl FrontEnd {
                 0.0
             };
             let c = self.carrier[((self.received * self.cp) % self.cq) as usize];
-            self.bb.push(c * v);
+            self.bbr.push(c.re * v);
+            self.bbi.push(c.im * v);
             self.received += 1;
         }
     }
 
     /// One past the last sample held.
     fn end(&self) -> i64 {
-        self.base + self.bb.len() as i64
+        self.base + self.bbr.len() as i64
     }
 
     /// Whether the value at `t` can be computed from what is held.
@@ -207,20 +211,18 @@ impl FrontEnd {
         let w = 2 * self.half;
         let first = n - self.half as i64 + 1 - self.base;
         let taps = &self.table[p * w..(p + 1) * w];
-        if first >= 0 && first as usize + w <= self.bb.len() {
-            let x = &self.bb[first as usize..first as usize + w];
-            let (mut re, mut im) = (0.0f32, 0.0f32);
-            for (v, &g) in x.iter().zip(taps) {
-                re += v.re * g;
-                im += v.im * g;
-            }
-            return Complex32::new(re, im);
+        if first >= 0 && first as usize + w <= self.bbr.len() {
+            let f = first as usize;
+            return Complex32::new(
+                dot(&self.bbr[f..f + w], taps),
+                dot(&self.bbi[f..f + w], taps),
+            );
         }
         let mut acc = Complex32::new(0.0, 0.0);
         for (j, &g) in taps.iter().enumerate() {
             let i = first + j as i64;
-            if i >= 0 && (i as usize) < self.bb.len() {
-                acc += self.bb[i as usize] * g;
+            if i >= 0 && (i as usize) < self.bbr.len() {
+                acc += Complex32::new(self.bbr[i as usize], self.bbi[i as usize]) * g;
             }
         }
         acc
@@ -229,8 +231,9 @@ impl FrontEnd {
     /// Forgets samples before global index `keep`.
     fn forget_before(&mut self, keep: i64) {
         let drop = keep - self.base;
-        if drop > 8192 && drop as usize <= self.bb.len() {
-            self.bb.drain(..drop as usize);
+        if drop > 8192 && drop as usize <= self.bbr.len() {
+            self.bbr.drain(..drop as usize);
+            self.bbi.drain(..drop as usize);
             self.base = keep;
         }
     }
@@ -273,15 +276,19 @@ impl Failure {
 /// Data-mode state.
 struct Data {
     grid: Grid,
-    /// T/2 samples from index `xs_base` on.
-    xs: Vec<Complex32>,
+    /// T/2 samples from index `xs_base` on, real and imaginary parts apart.
+    xr: Vec<f32>,
+    xi: Vec<f32>,
     xs_base: i64,
     /// T/2 index of the next symbol's own sample.
     k_next: i64,
-    eq: Equalizer,
-    /// Equalizer output → lattice units.
+    eq: SplitEqualizer,
+    /// The taps as training left them.
+    trained: SplitEqualizer,
+    /// The input window's mean power (for the normalised LMS step).
     window_power: f32,
-    phase: f64,
+    /// e^{−jφ}, the carrier phase taken out of each output, and φ's step per symbol.
+    rot: Complex64,
     freq: f64,
     h: [Complex32; 3],
     /// r(n−1 … n−3) for the whitening filter (zero before the data).
@@ -290,7 +297,7 @@ struct Data {
     nl: Nonlinear,
     centroid_ref: f64,
     /// The slope filter: s = Σ slope_i·x_i = (y(k+1) − y(k−1))/2.
-    slope: Vec<Complex32>,
+    slope: SplitEqualizer,
     symbols: u64,
     err_sum: f64,
     sig_sum: f64,
@@ -418,8 +425,10 @@ impl Demodulator {
         let end = self.fe.end();
         while self.scanned + WINDOW as i64 <= end {
             let s = (self.scanned - self.fe.base).max(0) as usize;
-            let win = &self.fe.bb[s..s + WINDOW];
-            let p = win.iter().map(|c| f64::from(c.norm_sqr())).sum::<f64>() / WINDOW as f64;
+            let p = (dot(&self.fe.bbr[s..s + WINDOW], &self.fe.bbr[s..s + WINDOW])
+                + dot(&self.fe.bbi[s..s + WINDOW], &self.fe.bbi[s..s + WINDOW]))
+                as f64
+                / WINDOW as f64;
             // |mixed|² is the line's power.
             if p > self.onset_power {
                 let onset = self.scanned - WINDOW as i64;
@@ -614,6 +623,8 @@ impl Demodulator {
         // Data mode: outputs in lattice units; the normalisation of the
         // input folded into the taps.
         eq.scale(norm * self.lattice);
+        let eq = SplitEqualizer::new(&eq);
+        let trained = eq.clone();
         let centroid_ref = eq.centroid();
         let data_k = d0 + 2 * pre.len() as i64;
         // The carrier phase at the first data symbol, continuing ω per symbol.
@@ -633,19 +644,21 @@ impl Demodulator {
         let first = data_k + ahead - n_taps as i64 + 1 - 4;
         let data = Data {
             grid,
-            xs: Vec::with_capacity(4096),
+            xr: Vec::with_capacity(8192),
+            xi: Vec::with_capacity(8192),
             xs_base: first,
             k_next: data_k,
             eq,
+            trained,
             window_power: (w_sum / count) as f32 / (norm * norm),
-            phase,
+            rot: Complex64::from_polar(1.0, -phase),
             freq: omega,
             h: hc,
             past: [Complex32::new(0.0, 0.0); 3],
             pre: Precoder::new(h, self.cfg.mode.framing.b),
             nl: Nonlinear::new(self.cfg.theta, average_energy(&self.cfg.mode)),
             centroid_ref,
-            slope: vec![Complex32::new(0.0, 0.0); n_taps],
+            slope: SplitEqualizer::zeros(n_taps),
             symbols: 0,
             err_sum: 0.0,
             sig_sum: 0.0,
@@ -661,27 +674,29 @@ impl Demodulator {
         };
         let n_taps = self.cfg.taps;
         let ahead = (n_taps * 3 / 8) as i64;
-        let mu = self.cfg.mu;
+        let g = self.cfg.mu / (d.window_power + 1e-12);
         loop {
             let k_last = d.k_next + ahead;
             // Fill T/2 samples up to the symbol's lookahead.
-            let mut k = d.xs_base + d.xs.len() as i64;
+            let mut k = d.xs_base + d.xr.len() as i64;
             while k <= k_last {
                 let t = d.grid.t(k);
                 if !self.fe.ready(t) {
                     break;
                 }
-                d.xs.push(self.fe.at(t));
+                let v = self.fe.at(t);
+                d.xr.push(v.re);
+                d.xi.push(v.im);
                 k += 1;
             }
             if k <= k_last {
                 break;
             }
             let first = (k_last - n_taps as i64 + 1 - d.xs_base) as usize;
-            let win = &d.xs[first..first + n_taps];
-            let y = d.eq.output(win);
-            let (s, c) = d.phase.sin_cos();
-            let rot = Complex32::new(c as f32, -s as f32);
+            let (wr, wi) = (&d.xr[first..first + n_taps], &d.xi[first..first + n_taps]);
+            let y = d.eq.output(wr, wi);
+            // The carrier's phase as a unit phasor e^{−jφ}, turned on each symbol.
+            let rot = Complex32::new(d.rot.re as f32, d.rot.im as f32);
             let r_nl = y * rot;
             let r = d.nl.decode(r_nl);
             // Whitening: z = r + Σ h(k)·r(n−k) ≈ y(n).
@@ -698,8 +713,13 @@ impl Demodulator {
             let den = xh_nl.norm_sqr().max(1.0);
             let pe = f64::from((r_nl * xh_nl.conj()).im / den).clamp(-0.5, 0.5);
             d.freq += FREQ_GAIN * pe;
-            d.phase += d.freq + PHASE_GAIN * pe;
-            d.eq.adapt(win, e * rot.conj(), mu, d.window_power);
+            let turn = d.freq + PHASE_GAIN * pe;
+            // e^{−j·turn} for a small turn, then back to unit length.
+            let step = Complex64::new(1.0 - turn * turn / 2.0, -turn);
+            d.rot *= step;
+            d.rot *= 1.5 - 0.5 * d.rot.norm_sqr();
+            let e_eq = e * rot.conj();
+            d.eq.adapt(wr, wi, e_eq, g);
             let e2 = e.norm_sqr();
             d.symbols += 1;
             d.err_sum += f64::from(e2);
@@ -707,25 +727,27 @@ impl Demodulator {
             // Timing loop: a symbol sampled δ T/2 samples early leaves
             // e ≈ δ·s (s the slope of the output), so δ = Re(s̄·e)/|s|².
             if d.symbols % SLOPE_EVERY == 1 {
-                let w = d.eq.taps();
-                for (j, sl) in d.slope.iter_mut().enumerate() {
+                if !d.eq.is_finite() {
+                    // Only a pathological input could do this: start the
+                    // taps again from the training's rather than carry NaN.
+                    d.eq = d.trained.clone();
+                }
+                let n = d.eq.len();
+                for j in 0..n {
                     let prev = if j > 0 {
-                        w[j - 1]
+                        d.eq.tap(j - 1)
                     } else {
                         Complex32::new(0.0, 0.0)
                     };
-                    let next = w.get(j + 1).copied().unwrap_or(Complex32::new(0.0, 0.0));
-                    *sl = (prev - next) * 0.5;
+                    let next = if j + 1 < n {
+                        d.eq.tap(j + 1)
+                    } else {
+                        Complex32::new(0.0, 0.0)
+                    };
+                    d.slope.set(j, (prev - next) * 0.5);
                 }
             }
-            let sl = {
-                let (mut re, mut im) = (0.0f32, 0.0f32);
-                for (w, v) in d.slope.iter().zip(win) {
-                    re += w.re * v.re - w.im * v.im;
-                    im += w.re * v.im + w.im * v.re;
-                }
-                Complex32::new(re, im) * rot
-            };
+            let sl = d.slope.output(wr, wi) * rot;
             let s2 = f64::from(sl.norm_sqr());
             if s2 > 1e-9 {
                 let delta = (f64::from((sl.conj() * e).re) / s2).clamp(-TIMING_CLAMP, TIMING_CLAMP);
@@ -760,10 +782,11 @@ impl Demodulator {
             let keep = d.k_next + ahead - n_taps as i64 - 4;
             if keep - d.xs_base > 4096 {
                 let drop = (keep - d.xs_base) as usize;
-                d.xs.drain(..drop);
+                d.xr.drain(..drop);
+                d.xi.drain(..drop);
                 d.xs_base += drop as i64;
                 let t_keep =
-                    d.grid.t(d.xs_base + d.xs.len() as i64) as i64 - 2 * self.fe.half as i64 - 8;
+                    d.grid.t(d.xs_base + d.xr.len() as i64) as i64 - 2 * self.fe.half as i64 - 8;
                 self.fe.forget_before(t_keep);
             }
         }
@@ -832,7 +855,7 @@ impl Demodulator {
     }
 
     /// The equalizer's taps, once trained.
-    pub fn taps(&self) -> Option<&[Complex32]> {
+    pub fn taps(&self) -> Option<Vec<Complex32>> {
         match &self.state {
             State::Data(d) => Some(d.eq.taps()),
             _ => None,
@@ -912,7 +935,7 @@ impl Block for DemodBlock {
         {
             if let Some(t) = self.dm.taps() {
                 self.last_taps = sym.max(1);
-                io.outputs[3].items::<Complex32>().extend_from_slice(t);
+                io.outputs[3].items::<Complex32>().extend_from_slice(&t);
             }
         }
         Self::emit(io, report);

@@ -9,6 +9,7 @@
 //! step on decision-directed errors. Its taps' centre of energy tells the
 //! receiver's timing loop where the symbols really are.
 
+use crate::core::fir::dot;
 use num_complex::{Complex32, Complex64};
 
 /// The filter.
@@ -135,6 +136,102 @@ impl Equalizer {
                 .map(|v| Complex32::new(v.re as f32, v.im as f32))
                 .collect(),
         })
+    }
+}
+
+/// The same filter in the form data mode runs it: real and imaginary parts
+/// in separate arrays (and the samples too), so that each complex dot
+/// product is four real ones with independent accumulators, which the
+/// compiler vectorises, and the update is element by element.
+#[derive(Clone, Debug)]
+pub struct SplitEqualizer {
+    wr: Vec<f32>,
+    wi: Vec<f32>,
+}
+
+impl SplitEqualizer {
+    pub fn new(eq: &Equalizer) -> SplitEqualizer {
+        SplitEqualizer {
+            wr: eq.w.iter().map(|w| w.re).collect(),
+            wi: eq.w.iter().map(|w| w.im).collect(),
+        }
+    }
+
+    /// A filter of `taps` zeros (to be filled with [`SplitEqualizer::set`]).
+    pub fn zeros(taps: usize) -> SplitEqualizer {
+        SplitEqualizer {
+            wr: vec![0.0; taps],
+            wi: vec![0.0; taps],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.wr.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.wr.is_empty()
+    }
+
+    pub fn set(&mut self, i: usize, w: Complex32) {
+        self.wr[i] = w.re;
+        self.wi[i] = w.im;
+    }
+
+    pub fn tap(&self, i: usize) -> Complex32 {
+        Complex32::new(self.wr[i], self.wi[i])
+    }
+
+    /// Σ w_i·x_i for the window (xr, xi), oldest first.
+    #[inline]
+    pub fn output(&self, xr: &[f32], xi: &[f32]) -> Complex32 {
+        Complex32::new(
+            dot(&self.wr, xr) - dot(&self.wi, xi),
+            dot(&self.wr, xi) + dot(&self.wi, xr),
+        )
+    }
+
+    /// w += g·e·x̄ (g already divided by the window's power).
+    #[inline]
+    pub fn adapt(&mut self, xr: &[f32], xi: &[f32], e: Complex32, g: f32) {
+        let (er, ei) = (e.re * g, e.im * g);
+        for ((wr, wi), (&vr, &vi)) in self
+            .wr
+            .iter_mut()
+            .zip(self.wi.iter_mut())
+            .zip(xr.iter().zip(xi))
+        {
+            *wr += er * vr + ei * vi;
+            *wi += ei * vr - er * vi;
+        }
+    }
+
+    /// Whether every tap is finite (only a pathological input could break it).
+    pub fn is_finite(&self) -> bool {
+        self.wr.iter().chain(&self.wi).all(|v| v.is_finite())
+    }
+
+    pub fn taps(&self) -> Vec<Complex32> {
+        self.wr
+            .iter()
+            .zip(&self.wi)
+            .map(|(&r, &i)| Complex32::new(r, i))
+            .collect()
+    }
+
+    /// The taps' centre of energy, in taps from the first.
+    pub fn centroid(&self) -> f64 {
+        let (mut s, mut sw) = (0.0, 0.0);
+        for (i, (r, im)) in self.wr.iter().zip(&self.wi).enumerate() {
+            let e = f64::from(r * r + im * im);
+            s += e;
+            sw += e * i as f64;
+        }
+        if s > 0.0 {
+            sw / s
+        } else {
+            (self.wr.len() as f64 - 1.0) / 2.0
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 //! use are parallel: the better one is kept before add-compare-select.
 //! Decisions come out `depth` 4D symbols late, by trace-back.
 
-use super::constellation::{nearest_odd, Point};
+use super::constellation::{nearest_odd, round_near, Point};
 use super::mapper::to_c32;
 use super::params::{mode_arg, mode_params};
 use super::rates::Mode;
@@ -23,13 +23,20 @@ use num_complex::Complex32;
 
 /// The largest number of states (64-state code).
 const MAX_STATES: usize = 64;
+/// Decisions are traced back in blocks of this many 4D symbols beyond the
+/// decoding delay: one trace-back serves them all.
+const CHUNK: usize = 16;
 
 /// The survivors of one 4D symbol: for each state, where it came from and
-/// the two points on that branch.
+/// which branch class led there; the class's nearer subset pair; and each
+/// subset's nearest point in both 2D symbols.
 #[derive(Clone, Copy)]
 struct Step {
     prev: [u8; MAX_STATES],
-    points: [[Point; 2]; MAX_STATES],
+    class: [u8; MAX_STATES],
+    /// labels[class]: the nearer subset pair (s(2m), s(2m+1)) of that class.
+    labels: [[u8; 2]; 32],
+    near: [[Point; 8]; 2],
 }
 
 /// The decoder.
@@ -37,41 +44,97 @@ pub struct Viterbi {
     code: Code,
     states: usize,
     depth: usize,
-    /// Input bits the code uses (Y1…Y4 as bits 0…3); the others are parallel.
-    used: u8,
-    /// Offsets of the subsets: subset s is offset[s] + 4·D₂.
-    offset: [Point; 8],
-    /// pairs[par][y]: the two (s(2m), s(2m+1)) with Table 13 value y and
-    /// s0 parity par.
-    pairs: [[[(u8, u8); 2]; 16]; 2],
-    /// next[t][y].
-    next: [[u8; 16]; MAX_STATES],
+    /// Label bits of s(2m) and s(2m+1) that no branch class depends on (for
+    /// the 16-state code, s2 of both: it only feeds Y4, which that code
+    /// ignores): the nearer of the two subsets they tell apart is kept first,
+    /// which leaves 16 pairs instead of 64.
+    free: [u8; 2],
+    /// (class, reduced s0, reduced s1) of each pair: class = parity·16 +
+    /// (Y & used), parity = s0(2m) ⊕ s0(2m+1) (bit 0 of each label).
+    pairs: Vec<(u8, u8, u8)>,
+    /// The pairs of each class, in order: class c has
+    /// by_class[starts[c]..starts[c + 1]].
+    by_class: Vec<u8>,
+    starts: [u8; 33],
+    /// The inputs Y (used bits only), and for each, the state every state
+    /// is reached from under it: for a fixed input the encoder's next-state
+    /// map is a permutation, so add-compare-select runs input by input over
+    /// all states, without data-dependent branches.
+    inputs: Vec<u8>,
+    /// For all three codes the predecessor of state n under input y is
+    /// base[n] ⊕ mask[y], with the same Y₀ (bit 0) for every y: so a
+    /// destination's branches share their parity.
+    base: [u8; MAX_STATES],
+    masks: Vec<u8>,
+    /// Whether that holds (the 16- and 32-state codes; the 64-state code's
+    /// AND gates break it, and it uses `pred`).
+    xor_form: bool,
+    pred: Vec<[u8; MAX_STATES]>,
+    /// Distinct branches per state.
+    fanout: usize,
     metric: [f32; MAX_STATES],
     steps: Vec<Step>,
-    /// 4D symbols decoded so far (also the trace-back ring's write count).
+    /// 4D symbols pushed so far, and decided so far.
     m: u64,
+    decided: u64,
     j: u32,
     p: u32,
+    /// Decisions traced back and not yet taken.
+    ready: Vec<[Point; 2]>,
 }
 
-/// The nearest point of the subset offset + 4·D₂ (D₂: integer pairs of even
-/// sum) to (re, im), and its squared distance.
+/// The nearest point of each of the 8 subsets to (re, im), and its squared
+/// distance. Subset s is a coset of 4·D₂ (D₂: integer pairs of even sum);
+/// each coset of 4ℤ² in the odd lattice holds two of them, so for each of
+/// the four cosets the nearest point of 4ℤ² (rounding each coordinate)
+/// is the nearest of one subset, and moving the coordinate that rounded
+/// furthest to its other neighbour gives the nearest of the other.
 #[inline]
-fn nearest_in_subset(re: f32, im: f32, offset: Point) -> (Point, f32) {
-    let a = (re - offset.0 as f32) * 0.25;
-    let b = (im - offset.1 as f32) * 0.25;
-    let (mut ra, mut rb) = (a.round(), b.round());
-    if (ra + rb) as i64 % 2 != 0 {
-        // Move the coordinate that rounded furthest to its other neighbour.
-        if (a - ra).abs() > (b - rb).abs() {
-            ra += if a > ra { 1.0 } else { -1.0 };
+fn nearest_in_subsets(re: f32, im: f32, pts: &mut [Point; 8], dist: &mut [f32; 8]) {
+    let lab = subset_of_coset();
+    for (c, (ox, oy)) in [(1i32, 1i32), (1, -1), (-1, 1), (-1, -1)]
+        .into_iter()
+        .enumerate()
+    {
+        let a = (re - ox as f32) * 0.25;
+        let b = (im - oy as f32) * 0.25;
+        let (ra, rb) = (round_near(a), round_near(b));
+        let (ea, eb) = (a - ra, b - rb);
+        let (ia, ib) = (ra as i32, rb as i32);
+        let p = (ox + 4 * ia, oy + 4 * ib);
+        // The other subset of this coset: the coordinate that rounded
+        // furthest moved to its other neighbour.
+        let move_a = ea.abs() > eb.abs();
+        let (sa, sb) = (if ea > 0.0 { 1 } else { -1 }, if eb > 0.0 { 1 } else { -1 });
+        let (q, na, nb) = if move_a {
+            ((p.0 + 4 * sa, p.1), ea - sa as f32, eb)
         } else {
-            rb += if b > rb { 1.0 } else { -1.0 };
-        }
+            ((p.0, p.1 + 4 * sb), ea, eb - sb as f32)
+        };
+        let parity = ((ia + ib) & 1) as usize;
+        let (sp, sq) = (usize::from(lab[c][parity]), usize::from(lab[c][parity ^ 1]));
+        pts[sp] = p;
+        dist[sp] = 16.0 * (ea * ea + eb * eb);
+        pts[sq] = q;
+        dist[sq] = 16.0 * (na * na + nb * nb);
     }
-    let (x, y) = (offset.0 as f32 + 4.0 * ra, offset.1 as f32 + 4.0 * rb);
-    let (dx, dy) = (re - x, im - y);
-    ((x as i32, y as i32), dx * dx + dy * dy)
+}
+
+/// The subset label of (o + 4·(i, j)) for each of the four cosets o of
+/// 4ℤ² in the odd lattice and each parity of i + j (V.34 Figure 9's labels
+/// repeat with (8, 0), (0, 8) and (4, 4), so the parity decides).
+fn subset_of_coset() -> &'static [[u8; 2]; 4] {
+    static LAB: std::sync::OnceLock<[[u8; 2]; 4]> = std::sync::OnceLock::new();
+    LAB.get_or_init(|| {
+        let mut lab = [[0u8; 2]; 4];
+        for (c, (ox, oy)) in [(1i32, 1i32), (1, -1), (-1, 1), (-1, -1)]
+            .into_iter()
+            .enumerate()
+        {
+            lab[c] = [subset((ox, oy)), subset((ox + 4, oy))];
+        }
+        lab
+    })
 }
 
 /// Soft values are clamped to this (far beyond any constellation or
@@ -88,35 +151,61 @@ fn sane(v: f32) -> f32 {
 
 impl Viterbi {
     pub fn new(mode: &Mode, code: Code, depth: usize) -> Viterbi {
-        let mut offset = [(0, 0); 8];
-        for x in [-3, -1, 1, 3] {
-            for y in [-3, -1, 1, 3] {
-                offset[usize::from(subset((x, y)))] = (x, y);
-            }
-        }
-        let mut pairs = [[[(0u8, 0u8); 2]; 16]; 2];
-        let mut filled = [[0usize; 16]; 2];
-        for a in 0..8u8 {
-            for b in 0..8u8 {
-                let y = usize::from(TABLE_13[usize::from(a)][usize::from(b)]);
-                let par = usize::from((a ^ b) & 1);
-                pairs[par][y][filled[par][y]] = (a, b);
-                filled[par][y] += 1;
-            }
-        }
-        let states = code.states();
-        let mut next = [[0u8; 16]; MAX_STATES];
-        for (t, row) in next.iter_mut().enumerate().take(states) {
-            for (y, n) in row.iter_mut().enumerate() {
-                *n = next_state(code, t as u8, y as u8);
-            }
-        }
         let used = match code {
-            Code::None => 0,
+            Code::None => 0u8,
             Code::States16 => 0b0011,
             Code::States32 => 0b1011,
             Code::States64 => 0b1111,
         };
+        let class_of = |a: u8, b: u8| {
+            let y = TABLE_13[usize::from(a)][usize::from(b)];
+            ((a ^ b) & 1) * 16 + (y & used)
+        };
+        // A label bit is free when flipping it never changes the class.
+        let mut free = [0u8; 2];
+        for bit in [1u8, 2, 4] {
+            if (0..64u8).all(|i| class_of((i >> 3) ^ bit, i & 7) == class_of(i >> 3, i & 7)) {
+                free[0] |= bit;
+            }
+            if (0..64u8).all(|i| class_of(i >> 3, (i & 7) ^ bit) == class_of(i >> 3, i & 7)) {
+                free[1] |= bit;
+            }
+        }
+        let mut pairs = Vec::new();
+        for a in (0..8u8).filter(|a| a & free[0] == 0) {
+            for b in (0..8u8).filter(|b| b & free[1] == 0) {
+                pairs.push((class_of(a, b), a, b));
+            }
+        }
+        let mut by_class = Vec::with_capacity(pairs.len());
+        let mut starts = [0u8; 33];
+        for c in 0..32u8 {
+            starts[usize::from(c)] = by_class.len() as u8;
+            for (i, p) in pairs.iter().enumerate() {
+                if p.0 == c {
+                    by_class.push(i as u8);
+                }
+            }
+        }
+        starts[32] = by_class.len() as u8;
+        let states = code.states();
+        let inputs: Vec<u8> = (0..16u8).filter(|y| y & !used == 0).collect();
+        let pred: Vec<[u8; MAX_STATES]> = inputs
+            .iter()
+            .map(|&y| {
+                let mut p = [0u8; MAX_STATES];
+                for t in 0..states {
+                    p[usize::from(next_state(code, t as u8, y))] = t as u8;
+                }
+                p
+            })
+            .collect();
+        let base = pred.first().copied().unwrap_or([0; MAX_STATES]);
+        let masks: Vec<u8> = pred.iter().map(|p| p[0] ^ base[0]).collect();
+        let xor_form = pred
+            .iter()
+            .zip(&masks)
+            .all(|(p, &mk)| mk & 1 == 0 && (0..states).all(|n| p[n] == base[n] ^ mk));
         let mut metric = [f32::INFINITY; MAX_STATES];
         metric[0] = 0.0; // V.34: the encoder starts in state 0.
         let depth = depth.max(1);
@@ -124,21 +213,31 @@ impl Viterbi {
             code,
             states,
             depth,
-            used,
-            offset,
+            free,
             pairs,
-            next,
+            by_class,
+            starts,
+            fanout: inputs.len(),
+            inputs,
+            base,
+            masks,
+            xor_form,
+            pred,
             metric,
             steps: vec![
                 Step {
                     prev: [0; MAX_STATES],
-                    points: [[(0, 0); 2]; MAX_STATES],
+                    class: [0; MAX_STATES],
+                    labels: [[0; 2]; 32],
+                    near: [[(0, 0); 8]; 2],
                 };
-                depth + 1
+                depth + CHUNK
             ],
             m: 0,
+            decided: 0,
             j: mode.symbol_rate.j,
             p: mode.symbol_rate.p,
+            ready: Vec::with_capacity(CHUNK),
         }
     }
 
@@ -150,77 +249,91 @@ impl Viterbi {
         }
     }
 
-    /// Adds one 4D symbol (its two soft points). Returns the decision for
-    /// the 4D symbol `depth` earlier once there is one.
-    pub fn push(&mut self, z0: Complex32, z1: Complex32) -> Option<[Point; 2]> {
+    /// Adds one 4D symbol (its two soft points); decisions that are ready
+    /// (`depth` to `depth` + 16 4D symbols later) are appended to `out`.
+    pub fn push(&mut self, z0: Complex32, z1: Complex32, out: &mut Vec<[Point; 2]>) {
         let (r0, i0, r1, i1) = (sane(z0.re), sane(z0.im), sane(z1.re), sane(z1.im));
         if self.code == Code::None {
-            return Some([nearest_odd(r0, i0), nearest_odd(r1, i1)]);
+            out.push([nearest_odd(r0, i0), nearest_odd(r1, i1)]);
+            return;
         }
-        // Per 2D symbol: nearest point and distance of each subset.
-        let mut near = [[((0, 0), 0.0f32); 8]; 2];
-        for (s, &o) in self.offset.iter().enumerate() {
-            near[0][s] = nearest_in_subset(r0, i0, o);
-            near[1][s] = nearest_in_subset(r1, i1, o);
-        }
-        let vbit = usize::from(v0(self.m, self.j, self.p));
-        // Branch metrics for (Y₀, Y), reduced over the bits the code ignores.
-        let mut best = [[(f32::INFINITY, [(0, 0); 2]); 16]; 2];
-        for (y0, row) in best.iter_mut().enumerate() {
-            let par = y0 ^ vbit;
-            for y in 0..16usize {
-                let mut m = f32::INFINITY;
-                let mut pts = [(0, 0); 2];
-                for &(a, b) in &self.pairs[par][y] {
-                    let (pa, da) = near[0][usize::from(a)];
-                    let (pb, db) = near[1][usize::from(b)];
-                    if da + db < m {
-                        m = da + db;
-                        pts = [pa, pb];
-                    }
-                }
-                let key = y & usize::from(self.used);
-                if m < row[key].0 {
-                    row[key] = (m, pts);
-                }
-            }
-        }
-        // Add, compare, select.
-        let slot = (self.m % (self.depth as u64 + 1)) as usize;
-        let mut new = [f32::INFINITY; MAX_STATES];
+        let ring = self.steps.len() as u64;
+        let slot = (self.m % ring) as usize;
         let step = &mut self.steps[slot];
-        for t in 0..self.states {
-            let base = self.metric[t];
-            if !base.is_finite() {
-                continue;
-            }
-            let y0 = t & 1;
-            for (yu, &(bm, pts)) in best[y0].iter().enumerate() {
-                if yu & !usize::from(self.used) != 0 {
-                    continue;
-                }
-                let cand = base + bm;
-                let n = usize::from(self.next[t][yu]);
-                if cand < new[n] {
-                    new[n] = cand;
-                    step.prev[n] = t as u8;
-                    step.points[n] = pts;
-                }
-            }
+        // Per 2D symbol: nearest point and distance of each subset.
+        let mut d = [[0f32; 8]; 2];
+        nearest_in_subsets(r0, i0, &mut step.near[0], &mut d[0]);
+        nearest_in_subsets(r1, i1, &mut step.near[1], &mut d[1]);
+        let mut bm = [f32::INFINITY; 32];
+        if self.code == Code::States16 {
+            branch_metrics_16(&d, &mut bm, &mut step.labels);
+        } else {
+            self.branch_metrics(&mut d, &mut bm, slot);
+        }
+        // Add, compare, select. Every branch into state n leaves the same
+        // predecessor bit Y₀, so they share the parity Y₀ ⊕ V₀ of their class.
+        let vbit = usize::from(v0(self.m, self.j, self.p));
+        let mut new = [f32::INFINITY; MAX_STATES];
+        match (self.xor_form, self.fanout) {
+            (true, 4) => acs::<4>(self, &bm, vbit, &mut new, slot),
+            (true, 8) => acs::<8>(self, &bm, vbit, &mut new, slot),
+            _ => acs_general(self, &bm, vbit, &mut new, slot),
         }
         // Keep the metrics small: subtract the best.
         let min = new[..self.states]
             .iter()
             .copied()
             .fold(f32::INFINITY, f32::min);
+        let min = if min.is_finite() { min } else { 0.0 };
         for (dst, v) in self.metric.iter_mut().zip(new.iter()).take(self.states) {
-            *dst = if min.is_finite() { v - min } else { 0.0 };
+            *dst = v - min;
         }
         self.m += 1;
-        if self.m > self.depth as u64 {
-            Some(self.trace(self.depth))
-        } else {
-            None
+        if self.m >= self.decided + (self.depth + CHUNK) as u64 {
+            self.trace(CHUNK, out);
+        }
+    }
+
+    /// Branch metrics for any code: the nearer pair of each class.
+    fn branch_metrics(&mut self, d: &mut [[f32; 8]; 2], bm: &mut [f32; 32], slot: usize) {
+        // Free label bits: keep the nearer subset of each pair they tell apart.
+        let mut full = [[0u8; 8]; 2];
+        for k in 0..2 {
+            let f = self.free[k];
+            for (l, dst) in full[k].iter_mut().enumerate() {
+                *dst = l as u8;
+            }
+            if f != 0 {
+                for l in (0..8u8).filter(|l| l & f == 0) {
+                    let (mut best, mut arg) = (d[k][usize::from(l)], l);
+                    for v in 1..8u8 {
+                        if v & !f == 0 {
+                            let cand = d[k][usize::from(l | v)];
+                            let better = cand < best;
+                            best = if better { cand } else { best };
+                            arg = if better { l | v } else { arg };
+                        }
+                    }
+                    d[k][usize::from(l)] = best;
+                    full[k][usize::from(l)] = arg;
+                }
+            }
+        }
+        let (d0, d1) = (d[0], d[1]);
+        let step = &mut self.steps[slot];
+        // Branch classes: the nearer pair of each, over the bits the code ignores.
+        for (c, slot_bm) in bm.iter_mut().enumerate() {
+            let (from, to) = (usize::from(self.starts[c]), usize::from(self.starts[c + 1]));
+            let (mut best, mut arg) = (f32::INFINITY, (0u8, 0u8));
+            for &i in &self.by_class[from..to] {
+                let (_, a, b) = self.pairs[usize::from(i)];
+                let d = d0[usize::from(a)] + d1[usize::from(b)];
+                let better = d < best;
+                best = if better { d } else { best };
+                arg = if better { (a, b) } else { arg };
+            }
+            *slot_bm = best;
+            step.labels[c] = [full[0][usize::from(arg.0)], full[1][usize::from(arg.1)]];
         }
     }
 
@@ -230,17 +343,26 @@ impl Viterbi {
             .unwrap_or(0)
     }
 
-    /// The points of the 4D symbol `back` steps before the newest (0 = newest)
-    /// on the best path.
-    fn trace(&self, back: usize) -> [Point; 2] {
-        let ring = self.depth as u64 + 1;
+    /// Traces back from the best state over everything not yet decided and
+    /// appends the oldest `count` decisions.
+    fn trace(&mut self, count: usize, out: &mut Vec<[Point; 2]>) {
+        let ring = self.steps.len() as u64;
+        let span = (self.m - self.decided) as usize;
+        let count = count.min(span);
         let mut s = self.best_state();
-        let mut k = self.m - 1;
-        for _ in 0..back {
-            s = usize::from(self.steps[(k % ring) as usize].prev[s]);
-            k -= 1;
+        self.ready.clear();
+        for back in 0..span {
+            let k = self.m - 1 - back as u64;
+            let step = &self.steps[(k % ring) as usize];
+            if span - back <= count {
+                let [a, b] = step.labels[usize::from(step.class[s])];
+                self.ready
+                    .push([step.near[0][usize::from(a)], step.near[1][usize::from(b)]]);
+            }
+            s = usize::from(step.prev[s]);
         }
-        self.steps[(k % ring) as usize].points[s]
+        out.extend(self.ready.drain(..).rev());
+        self.decided += count as u64;
     }
 
     /// The decisions still held back, oldest first (at the end of the stream).
@@ -248,61 +370,147 @@ impl Viterbi {
         if self.code == Code::None {
             return;
         }
-        let held = (self.m as usize).min(self.depth);
-        for back in (0..held).rev() {
-            out.push(self.trace(back));
+        let span = (self.m - self.decided) as usize;
+        self.trace(span, out);
+    }
+}
+
+/// Add-compare-select over all states for a code with `F` branches per
+/// state (F known at compile time, so the inner loop unrolls), per
+/// destination and without data-dependent branches.
+#[inline]
+fn acs<const F: usize>(
+    v: &mut Viterbi,
+    bm: &[f32; 32],
+    vbit: usize,
+    new: &mut [f32; MAX_STATES],
+    slot: usize,
+) {
+    let mut masks = [0u8; F];
+    let mut ys = [0usize; F];
+    for k in 0..F {
+        masks[k] = v.masks[k];
+        ys[k] = usize::from(v.inputs[k]);
+    }
+    let step = &mut v.steps[slot];
+    for (n, slot_new) in new.iter_mut().enumerate().take(v.states) {
+        let b = v.base[n];
+        let par = ((usize::from(b) & 1) ^ vbit) * 16;
+        let (mut best, mut arg) = (f32::INFINITY, 0usize);
+        for k in 0..F {
+            let t = usize::from(b ^ masks[k]) & (MAX_STATES - 1);
+            let cand = v.metric[t] + bm[(par + ys[k]) & 31];
+            let better = cand < best;
+            best = if better { cand } else { best };
+            arg = if better { k } else { arg };
         }
-        self.m = 0;
+        *slot_new = best;
+        step.prev[n] = b ^ masks[arg];
+        step.class[n] = (par + ys[arg]) as u8;
+    }
+}
+
+/// Branch metrics of the 16-state code in closed form. It uses Y1 and Y2
+/// only: with Table 13's Boolean form, Y2 = s0₀ and Y1 = (s0₀ ∧ ¬s1₀) ⊕ s0₁ ⊕
+/// s1₁, and the class's parity is s0₀ ⊕ s1₀, so s0₂ and s1₂ are free (the
+/// nearer of each pair is taken first) and each class is the nearer of two
+/// combinations.
+fn branch_metrics_16(d: &[[f32; 8]; 2], bm: &mut [f32; 32], labels: &mut [[u8; 2]; 32]) {
+    let reduce = |d: &[f32; 8]| {
+        let mut m = [0f32; 4];
+        let mut a = [0u8; 4];
+        for l in 0..4 {
+            let (x, y) = (d[l], d[l | 4]);
+            m[l] = if y < x { y } else { x };
+            a[l] = if y < x { (l | 4) as u8 } else { l as u8 };
+        }
+        (m, a)
+    };
+    let (m0, a0) = reduce(&d[0]);
+    let (m1, a1) = reduce(&d[1]);
+    for par in 0..2usize {
+        for y2 in 0..2usize {
+            let s10 = par ^ y2;
+            let k = y2 & (s10 ^ 1);
+            for y1 in 0..2usize {
+                let (i0, j0) = (y2, s10 | ((y1 ^ k) << 1));
+                let (i1, j1) = (y2 | 2, s10 | ((y1 ^ 1 ^ k) << 1));
+                let (c0, c1) = (m0[i0] + m1[j0], m0[i1] + m1[j1]);
+                let c = par * 16 + (y1 | y2 << 1);
+                let second = c1 < c0;
+                bm[c] = if second { c1 } else { c0 };
+                labels[c] = if second {
+                    [a0[i1], a1[j1]]
+                } else {
+                    [a0[i0], a1[j0]]
+                };
+            }
+        }
+    }
+}
+
+/// Add-compare-select for any code, from the predecessor tables.
+fn acs_general(
+    v: &mut Viterbi,
+    bm: &[f32; 32],
+    vbit: usize,
+    new: &mut [f32; MAX_STATES],
+    slot: usize,
+) {
+    let step = &mut v.steps[slot];
+    for n in 0..v.states {
+        let (mut best, mut arg) = (f32::INFINITY, 0usize);
+        for (k, p) in v.pred.iter().enumerate() {
+            let t = usize::from(p[n]) & (MAX_STATES - 1);
+            let c = ((t & 1) ^ vbit) * 16 + usize::from(v.inputs[k]);
+            let cand = v.metric[t] + bm[c & 31];
+            let better = cand < best;
+            best = if better { cand } else { best };
+            arg = if better { k } else { arg };
+        }
+        let t = v.pred[arg][n];
+        new[n] = best;
+        step.prev[n] = t;
+        step.class[n] = (((usize::from(t) & 1) ^ vbit) * 16 + usize::from(v.inputs[arg])) as u8;
     }
 }
 
 struct DecoderBlock {
     vit: Viterbi,
     flushed: bool,
-    tail: Vec<[Point; 2]>,
+    decided: Vec<[Point; 2]>,
 }
 
 impl Block for DecoderBlock {
     fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
         let pairs = (io.inputs[0].available() / 2).min(io.outputs[0].space().div_ceil(2));
         let input = &io.inputs[0].items::<Complex32>()[..2 * pairs];
-        let out = io.outputs[0].items::<Complex32>();
         for z in input.chunks_exact(2) {
-            if let Some([a, b]) = self.vit.push(z[0], z[1]) {
-                out.push(to_c32(a));
-                out.push(to_c32(b));
-            }
+            self.vit.push(z[0], z[1], &mut self.decided);
         }
         io.inputs[0].consume(2 * pairs);
-        if io.inputs[0].is_eos() && io.inputs[0].available() < 2 {
-            if !self.flushed {
-                self.flushed = true;
-                // A lone last point has no partner to decode with: sliced.
-                if io.inputs[0].available() == 1 {
-                    let z = io.inputs[0].items::<Complex32>()[0];
-                    io.inputs[0].consume(1);
-                    self.vit.flush(&mut self.tail);
-                    let p = nearest_odd(sane(z.re), sane(z.im));
-                    let out = io.outputs[0].items::<Complex32>();
-                    out.extend(
-                        self.tail
-                            .drain(..)
-                            .flat_map(|[a, b]| [to_c32(a), to_c32(b)]),
-                    );
-                    out.push(to_c32(p));
-                    return Ok(Status::Done);
-                }
-                self.vit.flush(&mut self.tail);
+        let mut lone = None;
+        let done = io.inputs[0].is_eos() && io.inputs[0].available() < 2;
+        if done && !self.flushed {
+            self.flushed = true;
+            // A lone last point has no partner to decode with: sliced.
+            if io.inputs[0].available() == 1 {
+                let z = io.inputs[0].items::<Complex32>()[0];
+                io.inputs[0].consume(1);
+                lone = Some(nearest_odd(sane(z.re), sane(z.im)));
             }
-            let out = io.outputs[0].items::<Complex32>();
-            out.extend(
-                self.tail
-                    .drain(..)
-                    .flat_map(|[a, b]| [to_c32(a), to_c32(b)]),
-            );
-            return Ok(Status::Done);
+            self.vit.flush(&mut self.decided);
         }
-        Ok(Status::Ok)
+        let out = io.outputs[0].items::<Complex32>();
+        out.extend(
+            self.decided
+                .drain(..)
+                .flat_map(|[a, b]| [to_c32(a), to_c32(b)]),
+        );
+        if let Some(p) = lone {
+            out.push(to_c32(p));
+        }
+        Ok(if done { Status::Done } else { Status::Ok })
     }
 }
 
@@ -314,7 +522,7 @@ fn make(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
     Ok(Box::new(DecoderBlock {
         vit: Viterbi::new(&mode, code_arg(args)?, depth),
         flushed: false,
-        tail: Vec::new(),
+        decided: Vec::with_capacity(2 * CHUNK),
     }))
 }
 
@@ -333,8 +541,8 @@ pub fn spec() -> BlockSpec {
          with Y₀ = s0(2m) ⊕ s0(2m+1) ⊕ V₀ (V₀ the Table 12 bit, as the encoder sent \
          it; the stream starts at a superframe). Branches differing only in bits the \
          code does not use are parallel and the nearer one is kept. Decisions leave \
-         `depth` 4D symbols late by trace-back from the best state, and the rest at \
-         the end of the stream; the output has one point per input point. `trellis: \
+         `depth` to `depth` + 16 4D symbols late, by trace-back from the best state in \
+         blocks of 16, and the rest at the end of the stream; the output has one point per input point. `trellis: \
          0` slices each point to the nearest odd lattice point. Non-finite input reads \
          as 0.",
     )
@@ -406,16 +614,12 @@ mod tests {
 
     fn decode(mode: &Mode, code: Code, depth: usize, z: &[Complex32]) -> Vec<Point> {
         let mut v = Viterbi::new(mode, code, depth);
-        let mut out = Vec::new();
+        let mut d = Vec::new();
         for p in z.chunks_exact(2) {
-            if let Some([a, b]) = v.push(p[0], p[1]) {
-                out.extend([a, b]);
-            }
+            v.push(p[0], p[1], &mut d);
         }
-        let mut tail = Vec::new();
-        v.flush(&mut tail);
-        out.extend(tail.into_iter().flatten());
-        out
+        v.flush(&mut d);
+        d.into_iter().flatten().collect()
     }
 
     #[test]
@@ -468,12 +672,6 @@ mod tests {
 
     #[test]
     fn subsets_nearest_points() {
-        let mut off = [(0, 0); 8];
-        for x in [-3, -1, 1, 3] {
-            for y in [-3, -1, 1, 3] {
-                off[usize::from(subset((x, y)))] = (x, y);
-            }
-        }
         // Brute force over a window: the nearest point of each subset.
         for &(re, im) in &[
             (0.3f32, 0.2f32),
@@ -481,9 +679,11 @@ mod tests {
             (-12.4, 20.6),
             (1.0, 1.0),
             (-0.01, 2.99),
+            (3.0, -1.0),
         ] {
-            for (s, &o) in off.iter().enumerate() {
-                let (p, d) = nearest_in_subset(re, im, o);
+            let (mut pts, mut dist) = ([(0, 0); 8], [0f32; 8]);
+            nearest_in_subsets(re, im, &mut pts, &mut dist);
+            for (s, (&p, &d)) in pts.iter().zip(&dist).enumerate() {
                 assert_eq!(usize::from(subset(p)), s);
                 let mut best = f32::INFINITY;
                 for x in (-41..=41).step_by(2) {
@@ -498,6 +698,34 @@ mod tests {
                     (d - best).abs() < 1e-4,
                     "({re}, {im}) subset {s}: {d} vs {best}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn closed_form_16_state_metrics_match_the_table() {
+        let mode = Mode::new(33600, 3429, false).unwrap();
+        let mut v = Viterbi::new(&mode, Code::States16, 8);
+        let mut seed = 5u32;
+        for _ in 0..200 {
+            let mut d = [[0f32; 8]; 2];
+            for row in d.iter_mut() {
+                for x in row.iter_mut() {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    *x = (seed >> 8) as f32 / 1e5;
+                }
+            }
+            let (mut a, mut b) = ([f32::INFINITY; 32], [f32::INFINITY; 32]);
+            let mut labels = [[0u8; 2]; 32];
+            branch_metrics_16(&d, &mut a, &mut labels);
+            let mut dd = d;
+            v.branch_metrics(&mut dd, &mut b, 0);
+            assert_eq!(a, b);
+            for c in 0..32 {
+                if a[c].is_finite() {
+                    let [s0, s1] = labels[c];
+                    assert_eq!(d[0][usize::from(s0)] + d[1][usize::from(s1)], a[c]);
+                }
             }
         }
     }
