@@ -1,5 +1,7 @@
-//! The line card's D/A (`line_codec_dac`): G.711 octets to the analogue
-//! signal that leaves the central office on the local loop.
+//! The line card's codec: its D/A (`line_codec_dac`), G.711 octets to the
+//! analogue signal that leaves the central office on the local loop, and
+//! its A/D (`line_codec_adc`), the loop's signal to G.711 octets (what a
+//! V.90 digital modem receives upstream).
 //!
 //! A V.90 downstream only works because the line card turns each codeword
 //! into exactly one of the 255 levels of V.90 Table 1 (modem-standards.md §1):
@@ -9,9 +11,11 @@
 //! scale of `i16_to_f32`). Its analogue imperfections (band limit,
 //! transformer) belong to the loop, `analog_loop`.
 
+use crate::core::convert::f32_to_i16;
 use crate::core::level::F32_FULL_SCALE_I16;
 use crate::g711::blocks::{law_arg, law_param};
 use crate::g711::law::Law;
+use crate::g711::law::G711;
 use crate::v90::ucode;
 use modemflow_flow::{Block, BlockArgs, BlockSpec, ItemType, PortSpec, Registry, Status, WorkIo};
 
@@ -85,8 +89,74 @@ pub fn spec() -> BlockSpec {
     ))
 }
 
+/// The A/D: samples on the f32 scale to G.711 codewords, at the network's
+/// clock. Quantisation is G.711's: the nearest 16-bit value, then the
+/// encoder's segments.
+pub struct LineCodecAdc {
+    g711: G711,
+    pcm: Vec<i16>,
+}
+
+impl LineCodecAdc {
+    pub fn new(law: Law) -> Self {
+        LineCodecAdc {
+            g711: G711::new(law),
+            pcm: Vec::new(),
+        }
+    }
+
+    /// Converts `input` into `output` (as long).
+    pub fn process(&mut self, input: &[f32], output: &mut [u8]) {
+        self.pcm.resize(input.len(), 0);
+        f32_to_i16(input, &mut self.pcm);
+        self.g711.encode(&self.pcm, output);
+    }
+}
+
+struct AdcBlock(LineCodecAdc);
+
+impl Block for AdcBlock {
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
+        let adc = &mut self.0;
+        io.map::<f32, u8>(|input, out| adc.process(input, out));
+        Ok(Status::Ok)
+    }
+}
+
+fn make_adc(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
+    Ok(Box::new(AdcBlock(LineCodecAdc::new(law_arg(args)?))))
+}
+
+pub fn adc_spec() -> BlockSpec {
+    BlockSpec::new(
+        "line_codec_adc",
+        "Channel",
+        "the line card's A/D: line levels to G.711 codewords",
+        make_adc,
+    )
+    .doc(
+        "Samples the loop at the network's clock and encodes each sample with G.711: \
+         the value on the f32 scale (±1.0 = ±32768, the scale of `i16_to_f32`) rounded \
+         to 16 bits (clamped), then µ-law or A-law. One codeword out for each sample in; \
+         non-finite samples count as 0. With `line_codec_dac` after it, a value comes \
+         back as its G.711 level.",
+    )
+    .param(law_param())
+    .input(PortSpec::new(
+        "in",
+        ItemType::F32,
+        "the loop's signal at the line card",
+    ))
+    .output(PortSpec::new(
+        "out",
+        ItemType::Octet,
+        "codewords into the network",
+    ))
+}
+
 pub fn register(r: &mut Registry) {
     r.register(spec());
+    r.register(adc_spec());
 }
 
 #[cfg(test)]
@@ -96,6 +166,43 @@ mod tests {
     use crate::g711::law::G711;
     use crate::testutil::{chunked, items, make as build, run};
     use modemflow_flow::Value;
+
+    #[test]
+    fn adc_then_dac_gives_the_g711_level() {
+        for (law, name) in [(Law::Mu, "mu"), (Law::A, "a")] {
+            let mut adc = LineCodecAdc::new(law);
+            let dac = LineCodecDac::new(law);
+            let x: Vec<f32> = (0..20_001)
+                .map(|i| (i as f32 - 10_000.0) / 10_000.0 * 1.1)
+                .collect();
+            let mut o = vec![0u8; x.len()];
+            adc.process(&x, &mut o);
+            for (&v, &c) in x.iter().zip(&o) {
+                let back = dac.level(c);
+                // Within G.711's step at that level: under 1/32 relative for
+                // mid and loud levels, a few counts near zero; clamped beyond ±1.
+                let v = v.clamp(-1.0, 32767.0 / 32768.0);
+                assert!(
+                    (back - v).abs() <= v.abs() / 25.0 + 0.0005,
+                    "{name} {v} → {back}"
+                );
+            }
+            let mut nan = [0u8; 2];
+            adc.process(&[f32::NAN, f32::INFINITY], &mut nan);
+            assert_eq!(dac.level(nan[0]).abs() < 0.001, true);
+            let mut b = build(&adc_spec(), &[("law", Value::from(name))]).unwrap();
+            let r = run(
+                &mut *b,
+                Some(ItemType::F32),
+                &chunked(&x, &[3, 100, 4096]),
+                &[ItemType::Octet],
+                64,
+                0,
+            )
+            .unwrap();
+            assert_eq!(items::<u8>(&r.outputs[0]), o);
+        }
+    }
 
     #[test]
     fn dac_matches_table_1_for_all_octets_of_both_laws() {
