@@ -90,9 +90,14 @@ const TIMING_CLAMP: f64 = 0.2;
 /// (so that sampling and taps cannot walk away together).
 const SLOPE_EVERY: u64 = 32;
 const CENTRE_GAIN: f64 = 0.002;
-/// |r|² below this (lattice units, where every data point has |u|² ≥ 2)
-/// is silence, not data.
-const SILENT: f32 = 0.25;
+/// A frame is silence when its mean |r|² is below the geometric mean of
+/// the decision error's power and 2, the least |u|² of any data point: far
+/// from both, whatever the SNR the link works at.
+const DATA_FLOOR: f64 = 2.0;
+/// Mapping frames (8 symbols) always held back before they are passed on:
+/// V.34 sends whole frames, so the data ends on a frame boundary, and a
+/// frame is judged silent or not as a whole.
+const HOLD: usize = 2;
 /// Symbols between `taps` records on the optional output.
 const TAPS_EVERY: u64 = 4096;
 
@@ -301,8 +306,43 @@ struct Data {
     symbols: u64,
     err_sum: f64,
     sig_sum: f64,
-    /// Silent symbols held back (they may be the end of the transmission).
-    held: Vec<(Complex32, f32)>,
+    /// The newest symbols (soft point, error, |r|²), held back: at least
+    /// [`HOLD`] mapping frames, and every frame of a silence at the end (it
+    /// may be the end of the transmission).
+    held: std::collections::VecDeque<(Complex32, f32, f32)>,
+    /// Whole frames in `held` that were silent, counted back from its last.
+    silent_frames: usize,
+    /// Symbols passed on so far (whole mapping frames).
+    released: u64,
+    /// The mean decision error power over the frames passed on.
+    data_error: f64,
+}
+
+impl Data {
+    /// Whether the frame of `held` from `start` is silence.
+    fn frame_is_silent(&self, start: usize) -> bool {
+        let mean = (start..start + 8)
+            .map(|i| f64::from(self.held[i].2))
+            .sum::<f64>()
+            / 8.0;
+        mean < (self.data_error.max(1e-6) * DATA_FLOOR).sqrt()
+    }
+
+    /// Passes on the oldest `n` held symbols.
+    fn release(&mut self, n: usize, out: &mut Vec<Complex32>, mut err: Option<&mut Vec<f32>>) {
+        for _ in 0..n {
+            let Some((z, e, _)) = self.held.pop_front() else {
+                break;
+            };
+            out.push(z);
+            self.released += 1;
+            // The error over data only: silence's decisions mean nothing.
+            self.data_error += (f64::from(e * e) - self.data_error) / 1024.0;
+            if let Some(v) = err.as_deref_mut() {
+                v.push(e);
+            }
+        }
+    }
 }
 
 enum State {
@@ -662,7 +702,10 @@ impl Demodulator {
             symbols: 0,
             err_sum: 0.0,
             sig_sum: 0.0,
-            held: Vec::new(),
+            held: std::collections::VecDeque::with_capacity(256),
+            silent_frames: 0,
+            released: 0,
+            data_error: 1.0,
         };
         Ok((Box::new(data), event))
     }
@@ -762,19 +805,16 @@ impl Demodulator {
                 d.grid.t0 = t_next + (TIMING_PHASE_GAIN * delta + centre) * d.grid.step;
                 d.grid.k0 = k;
             }
-            // Silence at the end is held back until data follows it.
-            if r.norm_sqr() < SILENT {
-                d.held.push((z, e2.sqrt()));
-            } else {
-                for (hz, he) in d.held.drain(..) {
-                    out.push(hz);
-                    if let Some(v) = err.as_deref_mut() {
-                        v.push(he);
-                    }
+            // Held back a little, and silence at the end until data follows it.
+            d.held.push_back((z, e2.sqrt(), r.norm_sqr()));
+            if d.held.len() % 8 == 0 {
+                if d.frame_is_silent(d.held.len() - 8) {
+                    d.silent_frames += 1;
+                } else {
+                    d.silent_frames = 0;
                 }
-                out.push(z);
-                if let Some(v) = err.as_deref_mut() {
-                    v.push(e2.sqrt());
+                while d.held.len() / 8 > HOLD + d.silent_frames {
+                    d.release(8, out, err.as_deref_mut());
                 }
             }
             d.k_next += 2;
@@ -824,13 +864,18 @@ impl Demodulator {
         match &self.state {
             State::Data(_) => {
                 self.fe.push(&vec![0.0; pad]);
-                self.run_data(out, err);
+                self.run_data(out, err.as_deref_mut());
                 if let State::Data(d) = &mut self.state {
+                    // The data ends where the silent frames begin; a frame
+                    // cut short is not data either (V.34 sends whole frames).
+                    let whole = d.held.len() / 8;
+                    let data_frames = whole - d.silent_frames.min(whole);
+                    d.release(8 * data_frames, out, err.as_deref_mut());
                     let silent_end = d.held.len();
                     d.held.clear();
                     let snr = 10.0 * (d.sig_sum / d.err_sum.max(1e-30)).log10();
                     report.end = Some(json!({
-                        "symbols": d.symbols - silent_end as u64,
+                        "symbols": d.released,
                         "snr_db": hundredths(snr),
                         "silent_symbols_at_end": silent_end,
                     }));
