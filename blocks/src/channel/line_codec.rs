@@ -189,7 +189,7 @@ mod tests {
             }
             let mut nan = [0u8; 2];
             adc.process(&[f32::NAN, f32::INFINITY], &mut nan);
-            assert_eq!(dac.level(nan[0]).abs() < 0.001, true);
+            assert!(dac.level(nan[0]).abs() < 0.001);
             let mut b = build(&adc_spec(), &[("law", Value::from(name))]).unwrap();
             let r = run(
                 &mut *b,

@@ -870,7 +870,7 @@ impl Demodulator {
                     // cut short is not data either (V.34 sends whole frames).
                     let whole = d.held.len() / 8;
                     let data_frames = whole - d.silent_frames.min(whole);
-                    d.release(8 * data_frames, out, err.as_deref_mut());
+                    d.release(8 * data_frames, out, err);
                     let silent_end = d.held.len();
                     d.held.clear();
                     let snr = 10.0 * (d.sig_sum / d.err_sum.max(1e-30)).log10();
