@@ -26,6 +26,9 @@ struct Config {
     snrs: Vec<f64>,
 }
 
+/// One measured point: configuration, SNR, bits, errors, decision SNR.
+type Point = (usize, f64, u64, u64, f64);
+
 /// The Gaussian tail Q(x), by erfc's continued fraction (x ≥ 0) or series.
 fn q(x: f64) -> f64 {
     0.5 * erfc(x / std::f64::consts::SQRT_2)
@@ -154,7 +157,7 @@ fn main() {
         .enumerate()
         .flat_map(|(i, c)| c.snrs.iter().map(move |&s| (i, s)))
         .collect();
-    let results: Arc<Mutex<Vec<(usize, f64, u64, u64, f64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let results: Arc<Mutex<Vec<Point>>> = Arc::new(Mutex::new(Vec::new()));
     let next = Arc::new(Mutex::new(0usize));
     let configs = Arc::new(configs);
     let jobs = Arc::new(jobs);
