@@ -1009,12 +1009,12 @@ impl Cx<'_> {
                     Some(w) => (w.0.clone(), from_elsewhere(name, w)),
                     None => (
                         tloc.clone(),
-                        format!(" (`{name}` is at its default; set it under `params:`)"),
+                        format!("; `{name}` is at its default: set it under `params:`"),
                     ),
                 };
                 self.err(
                     at.error(format!("block `{id}`: {message}"))
-                        .hint(format!("`{name}`: {}{hint}", message_fix(spec, name)))
+                        .hint(format!("{}{hint}", message_fix(spec, name)))
                         .block(full_id.clone()),
                 );
             }

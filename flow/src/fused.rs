@@ -35,8 +35,19 @@ pub(crate) fn run(
             consumers: vec![Vec::new(); s.outputs.len()],
         })
         .collect();
+    let mut fed = vec![Vec::new(); slots.len()];
     for &((fnode, fport), (tnode, tport)) in edges {
         st[fnode].consumers[fport].push((tnode, tport));
+        fed[tnode].push(tport);
+    }
+    // An optional input nothing feeds has ended before it began (as in the
+    // threaded scheduler).
+    for (i, slot) in slots.iter_mut().enumerate() {
+        for (p, input) in slot.inputs.iter_mut().enumerate() {
+            if !fed[i].contains(&p) {
+                input.set_eos();
+            }
+        }
     }
     let mut relaxed = false;
     loop {

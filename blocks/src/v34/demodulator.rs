@@ -309,7 +309,7 @@ struct Data {
     /// The newest symbols (soft point, error, |r|²), held back: at least
     /// [`HOLD`] mapping frames, and every frame of a silence at the end (it
     /// may be the end of the transmission).
-    held: std::collections::VecDeque<(Complex32, f32, f32)>,
+    held: std::collections::VecDeque<(Complex32, f32, f32, f32)>,
     /// Whole frames in `held` that were silent, counted back from its last.
     silent_frames: usize,
     /// Symbols passed on so far (whole mapping frames).
@@ -331,11 +331,13 @@ impl Data {
     /// Passes on the oldest `n` held symbols.
     fn release(&mut self, n: usize, out: &mut Vec<Complex32>, mut err: Option<&mut Vec<f32>>) {
         for _ in 0..n {
-            let Some((z, e, _)) = self.held.pop_front() else {
+            let Some((z, e, _, sig)) = self.held.pop_front() else {
                 break;
             };
             out.push(z);
             self.released += 1;
+            self.err_sum += f64::from(e * e);
+            self.sig_sum += f64::from(sig);
             // The error over data only: silence's decisions mean nothing.
             self.data_error += (f64::from(e * e) - self.data_error) / 1024.0;
             if let Some(v) = err.as_deref_mut() {
@@ -763,10 +765,7 @@ impl Demodulator {
             d.rot *= 1.5 - 0.5 * d.rot.norm_sqr();
             let e_eq = e * rot.conj();
             d.eq.adapt(wr, wi, e_eq, g);
-            let e2 = e.norm_sqr();
             d.symbols += 1;
-            d.err_sum += f64::from(e2);
-            d.sig_sum += f64::from(xh_nl.norm_sqr());
             // Timing loop: a symbol sampled δ T/2 samples early leaves
             // e ≈ δ·s (s the slope of the output), so δ = Re(s̄·e)/|s|².
             if d.symbols % SLOPE_EVERY == 1 {
@@ -806,7 +805,11 @@ impl Demodulator {
                 d.grid.k0 = k;
             }
             // Held back a little, and silence at the end until data follows it.
-            d.held.push_back((z, e2.sqrt(), r.norm_sqr()));
+            // What the Viterbi decoder sees: z against the nearest point y
+            // (the same as the error above without precoding).
+            let ez = (z - Complex32::new(yh.0 as f32, yh.1 as f32)).norm();
+            d.held
+                .push_back((z, ez, r.norm_sqr(), (yh.0 * yh.0 + yh.1 * yh.1) as f32));
             if d.held.len() % 8 == 0 {
                 if d.frame_is_silent(d.held.len() - 8) {
                     d.silent_frames += 1;
@@ -1194,6 +1197,78 @@ mod tests {
         report.end = end.end;
         report.no_signal = report.no_signal.or(end.no_signal);
         (out, report)
+    }
+
+    /// A trained receiver fed `junk` after its training (and a few data
+    /// symbols): every output finite, the taps too.
+    fn survives(junk: &[f32]) {
+        let mode = Mode::new(14400, 2400, false).unwrap();
+        let cfg = Config {
+            layout: Layout {
+                trn: 768,
+                trn_points: 4,
+            },
+            ..config(mode)
+        };
+        let mut m = Modulator::new(mode.symbol_rate, false, -12.0, cfg.rolloff, 0);
+        let mut syms = preamble(cfg.layout, cfg.poly);
+        syms.extend(data_points(&mode, 40, 3).iter().map(|v| v * 0.1));
+        m.push(&syms);
+        let mut tx = Vec::new();
+        m.produce(&mut tx, usize::MAX);
+        let mut d = Demodulator::new(cfg);
+        let (mut out, mut err, mut report) = (Vec::new(), Vec::new(), Report::default());
+        d.process(&tx, &mut out, Some(&mut err), &mut report);
+        assert!(report.training.is_some(), "{report:?}");
+        for chunk in junk.chunks(333) {
+            d.process(chunk, &mut out, Some(&mut err), &mut report);
+        }
+        d.finish(&mut out, Some(&mut err), &mut report);
+        assert!(out.iter().all(|z| z.re.is_finite() && z.im.is_finite()));
+        assert!(err.iter().all(|e| e.is_finite()));
+        assert!(d
+            .taps()
+            .unwrap_or_default()
+            .iter()
+            .all(|w| w.re.is_finite() && w.im.is_finite()));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn no_adaptive_filter_reaches_nan_or_infinity(
+            junk in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::f32::ANY,
+                    -1.0f32..1.0,
+                    proptest::strategy::Just(f32::INFINITY),
+                    proptest::strategy::Just(-1e30f32),
+                    proptest::strategy::Just(0.0f32),
+                ],
+                0..6000,
+            )
+        ) {
+            survives(&junk);
+        }
+    }
+
+    #[test]
+    fn extreme_inputs_after_training() {
+        let n = 20_000;
+        survives(&vec![f32::NAN; n]);
+        survives(&vec![8.0; n]);
+        survives(
+            &(0..n)
+                .map(|i| if i % 2 == 0 { 1e30 } else { -1e30 })
+                .collect::<Vec<_>>(),
+        );
+        survives(&vec![0.0; n]);
+        // And a receiver that never trains, on the same.
+        let mut d = Demodulator::new(config(Mode::new(33600, 3429, false).unwrap()));
+        let (mut out, mut report) = (Vec::new(), Report::default());
+        d.process(&vec![f32::INFINITY; n], &mut out, None, &mut report);
+        d.finish(&mut out, None, &mut report);
+        assert!(out.is_empty() && report.no_signal.is_some());
     }
 
     #[test]
