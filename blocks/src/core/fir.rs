@@ -10,25 +10,9 @@ use std::f64::consts::PI;
 const BLOCK: usize = 4096;
 
 /// Dot product with eight independent accumulators so that the additions
-/// need not happen in order and LLVM can vectorise them.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
+/// need not happen in order and they vectorise (AVX where the machine has
+/// it, with the same result; see [`super::simd`]).
+pub use super::simd::dot;
 
 /// y[n] = Σ h[k]·x[n−k], with the last `taps − 1` inputs kept between calls
 /// in front of a contiguous buffer, so every output is one dot product over

@@ -7,6 +7,7 @@ pub mod fir;
 pub mod interp;
 pub mod level;
 pub mod prbs;
+pub mod simd;
 pub mod stream;
 pub mod tone;
 

@@ -38,6 +38,7 @@ use super::scrambler::Polynomial;
 use super::training::{layout_arg, layout_params, preamble, Layout, S_LEN};
 use crate::core::fir::dot;
 use crate::core::level::{dbm0_to_rms_f32, hundredths};
+use crate::core::simd::dot2;
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, EventSpec, ItemType, ParamSpec, PortSpec, Rate, Registry, Status,
     Value, WorkIo,
@@ -81,8 +82,9 @@ const FREQ_GAIN: f64 = 4e-5;
 /// samples; s the output's slope): proportional and integral gains, a time
 /// constant of about 100 symbols, fast against the equalizer's own (N/μ
 /// symbols) so that the sampling, not the taps, follows the far clock.
-const TIMING_PHASE_GAIN: f64 = 0.01;
-const TIMING_RATE_GAIN: f64 = 2.5e-5;
+const TIMING_EVERY: u64 = 4;
+const TIMING_PHASE_GAIN: f64 = 0.01 * TIMING_EVERY as f64;
+const TIMING_RATE_GAIN: f64 = 2.5e-5 * TIMING_EVERY as f64;
 /// A timing error estimate is believed only this far (T/2 samples).
 const TIMING_CLAMP: f64 = 0.2;
 /// Symbols between refreshes of the slope filter from the taps, and the
@@ -115,6 +117,17 @@ pub struct Config {
     pub theta: f64,
 }
 
+/// ⌊t⌋ without a library call.
+#[inline]
+fn floor_i64(t: f64) -> i64 {
+    let i = t as i64;
+    if (i as f64) > t {
+        i - 1
+    } else {
+        i
+    }
+}
+
 fn c64(v: Complex32) -> Complex64 {
     Complex64::new(f64::from(v.re), f64::from(v.im))
 }
@@ -131,15 +144,17 @@ struct FrontEnd {
     bbr: Vec<f32>,
     bbi: Vec<f32>,
     base: i64,
-    /// Input samples received.
+    /// Input samples received, and the carrier's phase index of the next.
     received: u64,
+    ci: u64,
 }
 
 impl FrontEnd {
     fn new(cfg: &Config) -> FrontEnd {
         let s = cfg.mode.symbol_rate;
         let sps = 8000.0 / s.hz();
-        let half = (RX_SPAN as f64 * sps).ceil() as usize;
+        // A multiple of 4, so that each dot product is whole runs of 8.
+        let half = ((RX_SPAN as f64 * sps).ceil() as usize).next_multiple_of(4);
         let w = 2 * half;
         let mut table = vec![0f32; (PHASES + 1) * w];
         for p in 0..=PHASES {
@@ -175,6 +190,7 @@ impl FrontEnd {
             bbi: Vec::new(),
             base: 0,
             received: 0,
+            ci: 0,
         }
     }
 
@@ -185,10 +201,14 @@ impl FrontEnd {
             } else {
                 0.0
             };
-            let c = self.carrier[((self.received * self.cp) % self.cq) as usize];
+            let c = self.carrier[self.ci as usize];
             self.bbr.push(c.re * v);
             self.bbi.push(c.im * v);
             self.received += 1;
+            self.ci += self.cp;
+            if self.ci >= self.cq {
+                self.ci -= self.cq;
+            }
         }
     }
 
@@ -199,16 +219,15 @@ impl FrontEnd {
 
     /// Whether the value at `t` can be computed from what is held.
     fn ready(&self, t: f64) -> bool {
-        (t.floor() as i64) + (self.half as i64) < self.end()
+        floor_i64(t) + (self.half as i64) < self.end()
     }
 
     /// The matched filter's output at instant `t` (samples); zeros stand
     /// for what is not held.
     #[inline]
     fn at(&self, t: f64) -> Complex32 {
-        let n = t.floor();
-        let mut p = ((t - n) * PHASES as f64).round() as usize;
-        let mut n = n as i64;
+        let mut n = floor_i64(t);
+        let mut p = ((t - n as f64) * PHASES as f64 + 0.5) as usize;
         if p == PHASES {
             p = 0;
             n += 1;
@@ -218,10 +237,8 @@ impl FrontEnd {
         let taps = &self.table[p * w..(p + 1) * w];
         if first >= 0 && first as usize + w <= self.bbr.len() {
             let f = first as usize;
-            return Complex32::new(
-                dot(&self.bbr[f..f + w], taps),
-                dot(&self.bbi[f..f + w], taps),
-            );
+            let (re, im) = dot2(&self.bbr[f..f + w], &self.bbi[f..f + w], taps);
+            return Complex32::new(re, im);
         }
         let mut acc = Complex32::new(0.0, 0.0);
         for (j, &g) in taps.iter().enumerate() {
@@ -789,9 +806,16 @@ impl Demodulator {
                     d.slope.set(j, (prev - next) * 0.5);
                 }
             }
-            let sl = d.slope.output(wr, wi) * rot;
+            // The timing error every TIMING_EVERY symbols is plenty for a
+            // loop whose time constant is some hundred symbols.
+            let timed = d.symbols % TIMING_EVERY == 0;
+            let sl = if timed {
+                d.slope.output(wr, wi) * rot
+            } else {
+                Complex32::new(0.0, 0.0)
+            };
             let s2 = f64::from(sl.norm_sqr());
-            if s2 > 1e-9 {
+            if timed && s2 > 1e-9 {
                 let delta = (f64::from((sl.conj() * e).re) / s2).clamp(-TIMING_CLAMP, TIMING_CLAMP);
                 // Later symbols: sample later, and space samples wider.
                 let centre = if d.symbols % SLOPE_EVERY == 0 {
@@ -807,7 +831,9 @@ impl Demodulator {
             // Held back a little, and silence at the end until data follows it.
             // What the Viterbi decoder sees: z against the nearest point y
             // (the same as the error above without precoding).
-            let ez = (z - Complex32::new(yh.0 as f32, yh.1 as f32)).norm();
+            let ez = (z - Complex32::new(yh.0 as f32, yh.1 as f32))
+                .norm_sqr()
+                .sqrt();
             d.held
                 .push_back((z, ez, r.norm_sqr(), (yh.0 * yh.0 + yh.1 * yh.1) as f32));
             if d.held.len() % 8 == 0 {

@@ -9,7 +9,7 @@
 //! step on decision-directed errors. Its taps' centre of energy tells the
 //! receiver's timing loop where the symbols really are.
 
-use crate::core::fir::dot;
+use crate::core::simd::{cdot, lms_update};
 use num_complex::{Complex32, Complex64};
 
 /// The filter.
@@ -185,25 +185,14 @@ impl SplitEqualizer {
     /// Σ w_i·x_i for the window (xr, xi), oldest first.
     #[inline]
     pub fn output(&self, xr: &[f32], xi: &[f32]) -> Complex32 {
-        Complex32::new(
-            dot(&self.wr, xr) - dot(&self.wi, xi),
-            dot(&self.wr, xi) + dot(&self.wi, xr),
-        )
+        let (re, im) = cdot(&self.wr, &self.wi, xr, xi);
+        Complex32::new(re, im)
     }
 
     /// w += g·e·x̄ (g already divided by the window's power).
     #[inline]
     pub fn adapt(&mut self, xr: &[f32], xi: &[f32], e: Complex32, g: f32) {
-        let (er, ei) = (e.re * g, e.im * g);
-        for ((wr, wi), (&vr, &vi)) in self
-            .wr
-            .iter_mut()
-            .zip(self.wi.iter_mut())
-            .zip(xr.iter().zip(xi))
-        {
-            *wr += er * vr + ei * vi;
-            *wi += ei * vr - er * vi;
-        }
+        lms_update(&mut self.wr, &mut self.wi, xr, xi, e.re * g, e.im * g);
     }
 
     /// Whether every tap is finite (only a pathological input could break it).

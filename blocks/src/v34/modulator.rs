@@ -13,6 +13,7 @@ use super::preemphasis;
 use super::rates::{reduce, SymbolRate, SYMBOL_RATE_NAMES};
 use crate::core::fir::Fir;
 use crate::core::level::dbm0_to_rms_f32;
+use crate::core::simd::dot2;
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, ItemType, ParamSpec, PortSpec, Rate, Registry, Status, WorkIo,
 };
@@ -21,6 +22,9 @@ use std::f64::consts::PI;
 
 /// Half-span of the pulse in symbols.
 pub const SPAN: usize = 10;
+/// Taps per output sample: the pulse's 2·SPAN, padded with zeros to whole
+/// runs of 8 for the dot product.
+const WIDTH: usize = (2 * SPAN).next_multiple_of(8);
 /// Kaiser window parameter of the truncated pulse.
 const WINDOW_BETA: f64 = 3.0;
 
@@ -53,13 +57,20 @@ pub struct Modulator {
     /// Symbols per sample = u/v.
     u: u64,
     v: u64,
-    /// taps[phase·2·SPAN + j] multiplies symbol n0 − SPAN + 1 + j.
+    /// taps[phase·W + j] multiplies symbol n0 − SPAN + 1 + j (W = [`WIDTH`]).
     taps: Vec<f32>,
-    /// Symbols from global index `base` on (zeros stand for those before 0).
-    sym: Vec<Complex32>,
+    /// Symbols from global index `base` on, real and imaginary parts apart
+    /// (zeros stand for those before 0).
+    sym_re: Vec<f32>,
+    sym_im: Vec<f32>,
     base: i64,
-    /// Next output sample.
+    /// Next output sample, and where it falls: symbol n0 + ph/v, kept as
+    /// counters (no division per sample).
     k: u64,
+    n0: i64,
+    ph: u64,
+    /// The carrier's phase index of sample k (k·p mod q).
+    ci: u64,
     /// The carrier: cycles per sample p/q, and its table.
     cp: u64,
     cq: u64,
@@ -82,12 +93,12 @@ impl Modulator {
         // Symbols per sample: S/8000 = 3a/(10c).
         let (u, v) = reduce(3 * s.a, 10 * s.c);
         let (u, v) = (u64::from(u), u64::from(v));
-        let w = 2 * SPAN;
+        let w = WIDTH;
         let mut taps = vec![0f32; v as usize * w];
         let mut energy = 0.0;
         for ph in 0..v as usize {
             let frac = ph as f64 / v as f64;
-            for j in 0..w {
+            for j in 0..2 * SPAN {
                 let t = frac + (SPAN - 1) as f64 - j as f64;
                 let g = pulse(t, beta);
                 taps[ph * w + j] = g as f32;
@@ -114,9 +125,13 @@ impl Modulator {
             u,
             v,
             taps,
-            sym: vec![Complex32::new(0.0, 0.0); SPAN],
+            sym_re: vec![0.0; SPAN],
+            sym_im: vec![0.0; SPAN],
             base: -(SPAN as i64),
             k: 0,
+            n0: 0,
+            ph: 0,
+            ci: 0,
             cp: u64::from(cp),
             cq: u64::from(cq),
             carrier,
@@ -130,61 +145,71 @@ impl Modulator {
     /// Appends symbols.
     pub fn push(&mut self, points: &[Complex32]) {
         if self.end.is_none() {
-            self.sym.extend(points.iter().map(|p| {
-                if p.re.is_finite() && p.im.is_finite() {
-                    Complex32::new(p.re.clamp(-16.0, 16.0), p.im.clamp(-16.0, 16.0))
-                } else {
-                    Complex32::new(0.0, 0.0)
-                }
-            }));
+            for p in points {
+                let ok = p.re.is_finite() && p.im.is_finite();
+                self.sym_re
+                    .push(if ok { p.re.clamp(-16.0, 16.0) } else { 0.0 });
+                self.sym_im
+                    .push(if ok { p.im.clamp(-16.0, 16.0) } else { 0.0 });
+            }
         }
     }
 
     /// No more symbols: the pulse's tail follows, then `SPAN` symbols of silence.
     pub fn finish(&mut self) {
         if self.end.is_none() {
-            let n = self.base + self.sym.len() as i64;
+            let n = self.base + self.sym_re.len() as i64;
             self.end = Some(n + 2 * SPAN as i64);
-            self.sym
-                .extend(std::iter::repeat_n(Complex32::new(0.0, 0.0), 3 * SPAN + 1));
+            // Silence after the last symbol, and room for the padded taps.
+            let pad = 3 * SPAN + WIDTH;
+            self.sym_re.extend(std::iter::repeat_n(0.0, pad));
+            self.sym_im.extend(std::iter::repeat_n(0.0, pad));
         }
     }
 
     pub fn done(&self) -> bool {
-        self.end
-            .is_some_and(|e| (self.k * self.u / self.v) as i64 >= e)
+        self.end.is_some_and(|e| self.n0 >= e)
     }
 
     /// Writes up to `max` samples into `out`; returns how many.
     pub fn produce(&mut self, out: &mut Vec<f32>, max: usize) -> usize {
-        let w = 2 * SPAN;
-        let avail = self.base + self.sym.len() as i64;
+        let w = WIDTH;
+        // Symbols the padded taps may read past the pulse's reach.
+        let avail = self.base + self.sym_re.len() as i64 - (WIDTH - 2 * SPAN) as i64;
         let start = out.len();
         while out.len() - start < max {
-            let pos = self.k * self.u;
-            let n0 = (pos / self.v) as i64;
+            let n0 = self.n0;
             if n0 + SPAN as i64 >= avail || self.end.is_some_and(|e| n0 >= e) {
                 break;
             }
-            let ph = (pos % self.v) as usize;
+            let ph = self.ph as usize;
             let taps = &self.taps[ph * w..(ph + 1) * w];
             let first = (n0 - SPAN as i64 + 1 - self.base) as usize;
-            let syms = &self.sym[first..first + w];
-            let (mut re, mut im) = (0.0f32, 0.0f32);
-            for (s, &t) in syms.iter().zip(taps) {
-                re += s.re * t;
-                im += s.im * t;
-            }
-            let (c, sn) = self.carrier[((self.k * self.cp) % self.cq) as usize];
+            let (re, im) = dot2(
+                &self.sym_re[first..first + w],
+                &self.sym_im[first..first + w],
+                taps,
+            );
+            let (c, sn) = self.carrier[self.ci as usize];
             out.push(self.gain * (re * c - im * sn));
             self.k += 1;
+            // Sample k + 1 falls u/v symbols later.
+            self.ph += self.u;
+            while self.ph >= self.v {
+                self.ph -= self.v;
+                self.n0 += 1;
+            }
+            self.ci += self.cp;
+            if self.ci >= self.cq {
+                self.ci -= self.cq;
+            }
         }
         // Forget symbols no future sample reaches.
-        let n0 = ((self.k * self.u) / self.v) as i64;
-        let keep_from = n0 - SPAN as i64 + 1;
+        let keep_from = self.n0 - SPAN as i64 + 1;
         if keep_from - self.base > 4096 {
             let drop = (keep_from - self.base) as usize;
-            self.sym.drain(..drop);
+            self.sym_re.drain(..drop);
+            self.sym_im.drain(..drop);
             self.base += drop as i64;
         }
         let n = out.len() - start;

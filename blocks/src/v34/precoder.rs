@@ -93,6 +93,8 @@ pub fn round_ties_to_zero(v: i64, step: i64) -> i64 {
 #[derive(Clone, Debug)]
 pub struct Precoder {
     h: Coefficients,
+    /// h = 0: p = c = 0 always (no precoding), the common case.
+    zero: bool,
     two_w: i64,
     x: [(i64, i64); 3],
 }
@@ -102,6 +104,7 @@ impl Precoder {
     pub fn new(h: Coefficients, b: u32) -> Precoder {
         Precoder {
             h,
+            zero: h.is_zero(),
             two_w: if b < WIDE_B { 2 } else { 4 },
             x: [(0, 0); 3],
         }
@@ -109,6 +112,7 @@ impl Precoder {
 
     pub fn set_coefficients(&mut self, h: Coefficients) {
         self.h = h;
+        self.zero = h.is_zero();
     }
 
     pub fn coefficients(&self) -> Coefficients {
@@ -118,6 +122,9 @@ impl Precoder {
     /// p(n) in units of 2⁻⁷ and c(n) (integers, multiples of 2w), from the past.
     #[inline]
     pub fn predict(&self) -> ((i64, i64), Point) {
+        if self.zero {
+            return ((0, 0), (0, 0));
+        }
         let (mut qr, mut qi) = (0i64, 0i64);
         for (&(xr, xi), &(hr, hi)) in self.x.iter().zip(&self.h.0) {
             let (hr, hi) = (i64::from(hr), i64::from(hi));
@@ -250,6 +257,18 @@ impl Block for PrecoderBlock {
         let n = io.inputs[0].available().min(io.outputs[0].space());
         let input = &io.inputs[0].items::<Complex32>()[..n];
         let out = io.outputs[0].append::<Complex32>(n);
+        if self.pre.coefficients().is_zero() {
+            // No precoding: x = y and u = y, for points on the lattice.
+            for (o, &v) in out.iter_mut().zip(input) {
+                *o = to_c32(from_c32(v));
+            }
+            io.inputs[0].consume(n);
+            return Ok(if io.inputs[0].finished() {
+                Status::Done
+            } else {
+                Status::Ok
+            });
+        }
         for (o, &v) in out.iter_mut().zip(input) {
             let y = from_c32(v);
             *o = if self.receive {

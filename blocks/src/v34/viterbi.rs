@@ -36,7 +36,9 @@ struct Step {
     class: [u8; MAX_STATES],
     /// labels[class]: the nearer subset pair (s(2m), s(2m+1)) of that class.
     labels: [[u8; 2]; 32],
-    near: [[Point; 8]; 2],
+    /// The two soft points, from which the decided subsets' points are
+    /// found again at trace-back.
+    soft: [(f32, f32); 2],
 }
 
 /// The decoder.
@@ -70,6 +72,12 @@ pub struct Viterbi {
     /// AND gates break it, and it uses `pred`).
     xor_form: bool,
     pred: Vec<[u8; MAX_STATES]>,
+    /// For a code with four branches per state in that form (the 16-state
+    /// code): the masks form a group, so the states split into butterflies
+    /// of four predecessors t = c ⊕ g and four destinations (those with
+    /// base c ⊕ g), g over the group. butterflies[i] = (c, the destinations
+    /// in the order of `masks`).
+    butterflies: Vec<(u8, [u8; 4])>,
     /// Distinct branches per state.
     fanout: usize,
     metric: [f32; MAX_STATES],
@@ -83,41 +91,66 @@ pub struct Viterbi {
     ready: Vec<[Point; 2]>,
 }
 
-/// The nearest point of each of the 8 subsets to (re, im), and its squared
-/// distance. Subset s is a coset of 4·D₂ (D₂: integer pairs of even sum);
-/// each coset of 4ℤ² in the odd lattice holds two of them, so for each of
-/// the four cosets the nearest point of 4ℤ² (rounding each coordinate)
-/// is the nearest of one subset, and moving the coordinate that rounded
-/// furthest to its other neighbour gives the nearest of the other.
+/// The squared distance from (re, im) to the nearest point of each of the
+/// 8 subsets. Subset s is a coset of 4·D₂ (D₂: integer pairs of even sum);
+/// each coset of 4ℤ² in the odd lattice holds two of them: rounding each
+/// coordinate to that coset gives the nearest point of one of the two, and
+/// moving the coordinate that rounded furthest to its other neighbour the
+/// nearest of the other. The four cosets are computed side by side.
 #[inline]
-fn nearest_in_subsets(re: f32, im: f32, pts: &mut [Point; 8], dist: &mut [f32; 8]) {
+fn subset_distances(re: f32, im: f32) -> [f32; 8] {
+    let lab = subset_of_coset();
+    let (ox, oy) = ([1f32, 1.0, -1.0, -1.0], [1f32, -1.0, 1.0, -1.0]);
+    let (mut dp, mut dq, mut par) = ([0f32; 4], [0f32; 4], [0usize; 4]);
+    for c in 0..4 {
+        let a = (re - ox[c]) * 0.25;
+        let b = (im - oy[c]) * 0.25;
+        let (ra, rb) = (round_near(a), round_near(b));
+        let (ea, eb) = (a - ra, b - rb);
+        let (aa, ab) = (ea.abs(), eb.abs());
+        dp[c] = 16.0 * (ea * ea + eb * eb);
+        // Moving one coordinate by a whole step: (1 − |e|)² replaces e².
+        let moved = if aa > ab {
+            (1.0 - aa) * (1.0 - aa) + eb * eb
+        } else {
+            ea * ea + (1.0 - ab) * (1.0 - ab)
+        };
+        dq[c] = 16.0 * moved;
+        par[c] = ((ra + rb) as i32 & 1) as usize;
+    }
+    let mut d = [0f32; 8];
+    for c in 0..4 {
+        d[usize::from(lab[c][par[c]])] = dp[c];
+        d[usize::from(lab[c][par[c] ^ 1])] = dq[c];
+    }
+    d
+}
+
+/// The nearest point of subset `s` to the soft point (re, im).
+fn nearest_in_subset((re, im): (f32, f32), s: u8) -> Point {
     let lab = subset_of_coset();
     for (c, (ox, oy)) in [(1i32, 1i32), (1, -1), (-1, 1), (-1, -1)]
         .into_iter()
         .enumerate()
     {
+        let Some(want) = lab[c].iter().position(|&l| l == s) else {
+            continue;
+        };
         let a = (re - ox as f32) * 0.25;
         let b = (im - oy as f32) * 0.25;
         let (ra, rb) = (round_near(a), round_near(b));
         let (ea, eb) = (a - ra, b - rb);
         let (ia, ib) = (ra as i32, rb as i32);
-        let p = (ox + 4 * ia, oy + 4 * ib);
-        // The other subset of this coset: the coordinate that rounded
-        // furthest moved to its other neighbour.
-        let move_a = ea.abs() > eb.abs();
-        let (sa, sb) = (if ea > 0.0 { 1 } else { -1 }, if eb > 0.0 { 1 } else { -1 });
-        let (q, na, nb) = if move_a {
-            ((p.0 + 4 * sa, p.1), ea - sa as f32, eb)
+        if ((ia + ib) & 1) as usize == want {
+            return (ox + 4 * ia, oy + 4 * ib);
+        }
+        return if ea.abs() > eb.abs() {
+            (ox + 4 * (ia + if ea > 0.0 { 1 } else { -1 }), oy + 4 * ib)
         } else {
-            ((p.0, p.1 + 4 * sb), ea, eb - sb as f32)
+            (ox + 4 * ia, oy + 4 * (ib + if eb > 0.0 { 1 } else { -1 }))
         };
-        let parity = ((ia + ib) & 1) as usize;
-        let (sp, sq) = (usize::from(lab[c][parity]), usize::from(lab[c][parity ^ 1]));
-        pts[sp] = p;
-        dist[sp] = 16.0 * (ea * ea + eb * eb);
-        pts[sq] = q;
-        dist[sq] = 16.0 * (na * na + nb * nb);
     }
+    (1, 1)
 }
 
 /// The subset label of (o + 4·(i, j)) for each of the four cosets o of
@@ -206,6 +239,28 @@ impl Viterbi {
             .iter()
             .zip(&masks)
             .all(|(p, &mk)| mk & 1 == 0 && (0..states).all(|n| p[n] == base[n] ^ mk));
+        // The masks, in input order, must be the group Z₂² with lane j ⊕ k
+        // for masks[j] ⊕ masks[k] (so that each input is one fixed shuffle).
+        let lane_of = |m: u8| masks.iter().position(|&x| x == m);
+        let group = masks.len() == 4
+            && (0..4).all(|j| (0..4).all(|k| lane_of(masks[j] ^ masks[k]) == Some(j ^ k)));
+        let mut butterflies = Vec::new();
+        if xor_form && group {
+            let mut seen = vec![false; states];
+            for c in 0..states as u8 {
+                if seen[usize::from(c)] {
+                    continue;
+                }
+                let mut dests = [0u8; 4];
+                for (j, &g) in masks.iter().enumerate() {
+                    seen[usize::from(c ^ g)] = true;
+                    dests[j] = (0..states as u8)
+                        .find(|&n| base[usize::from(n)] == c ^ g)
+                        .unwrap_or(0);
+                }
+                butterflies.push((c, dests));
+            }
+        }
         let mut metric = [f32::INFINITY; MAX_STATES];
         metric[0] = 0.0; // V.34: the encoder starts in state 0.
         let depth = depth.max(1);
@@ -223,13 +278,14 @@ impl Viterbi {
             masks,
             xor_form,
             pred,
+            butterflies,
             metric,
             steps: vec![
                 Step {
                     prev: [0; MAX_STATES],
                     class: [0; MAX_STATES],
                     labels: [[0; 2]; 32],
-                    near: [[(0, 0); 8]; 2],
+                    soft: [(0.0, 0.0); 2],
                 };
                 depth + CHUNK
             ],
@@ -260,14 +316,14 @@ impl Viterbi {
         let ring = self.steps.len() as u64;
         let slot = (self.m % ring) as usize;
         let step = &mut self.steps[slot];
-        // Per 2D symbol: nearest point and distance of each subset.
-        let mut d = [[0f32; 8]; 2];
-        nearest_in_subsets(r0, i0, &mut step.near[0], &mut d[0]);
-        nearest_in_subsets(r1, i1, &mut step.near[1], &mut d[1]);
+        // Per 2D symbol: the distance to the nearest point of each subset.
+        step.soft = [(r0, i0), (r1, i1)];
+        let d = [subset_distances(r0, i0), subset_distances(r1, i1)];
         let mut bm = [f32::INFINITY; 32];
         if self.code == Code::States16 {
             branch_metrics_16(&d, &mut bm, &mut step.labels);
         } else {
+            let mut d = d;
             self.branch_metrics(&mut d, &mut bm, slot);
         }
         // Add, compare, select. Every branch into state n leaves the same
@@ -275,6 +331,10 @@ impl Viterbi {
         let vbit = usize::from(v0(self.m, self.j, self.p));
         let mut new = [f32::INFINITY; MAX_STATES];
         match (self.xor_form, self.fanout) {
+            #[cfg(target_arch = "x86_64")]
+            (true, 4) if !self.butterflies.is_empty() => {
+                acs_butterflies(self, &bm, vbit, &mut new, slot)
+            }
             (true, 4) => acs::<4>(self, &bm, vbit, &mut new, slot),
             (true, 8) => acs::<8>(self, &bm, vbit, &mut new, slot),
             _ => acs_general(self, &bm, vbit, &mut new, slot),
@@ -356,8 +416,10 @@ impl Viterbi {
             let step = &self.steps[(k % ring) as usize];
             if span - back <= count {
                 let [a, b] = step.labels[usize::from(step.class[s])];
-                self.ready
-                    .push([step.near[0][usize::from(a)], step.near[1][usize::from(b)]]);
+                self.ready.push([
+                    nearest_in_subset(step.soft[0], a),
+                    nearest_in_subset(step.soft[1], b),
+                ]);
             }
             s = usize::from(step.prev[s]);
         }
@@ -407,6 +469,73 @@ fn acs<const F: usize>(
         *slot_new = best;
         step.prev[n] = b ^ masks[arg];
         step.class[n] = (par + ys[arg]) as u8;
+    }
+}
+
+/// Add-compare-select by butterflies (the 16-state code), four lanes at a
+/// time with SSE (x86-64's baseline): the four predecessors' metrics of a
+/// butterfly in one vector, turned by each mask (a fixed lane shuffle) and
+/// added to that input's branch metric. The same additions and the same
+/// first-minimum choice as [`acs`], so the result is identical.
+#[cfg(target_arch = "x86_64")]
+fn acs_butterflies(
+    v: &mut Viterbi,
+    bm: &[f32; 32],
+    vbit: usize,
+    new: &mut [f32; MAX_STATES],
+    slot: usize,
+) {
+    use std::arch::x86_64::*;
+    // Lane j of the predecessor vector holds state c ⊕ masks[j]; under mask
+    // k, destination lane j (base c ⊕ masks[j]) comes from c ⊕ masks[j] ⊕
+    // masks[k] = c ⊕ masks[j ^ k'], a lane permutation, found once here.
+    let masks = [v.masks[0], v.masks[1], v.masks[2], v.masks[3]];
+    let ys = [0, 1, 2, 3].map(|k| usize::from(v.inputs[k]));
+    let step = &mut v.steps[slot];
+    for &(c, dests) in &v.butterflies {
+        // Every branch of a butterfly leaves the same Y₀: bit 0 of c.
+        let par = ((usize::from(c) & 1) ^ vbit) * 16;
+        let metric = &v.metric;
+        let m = [
+            metric[usize::from(c ^ masks[0]) & (MAX_STATES - 1)],
+            metric[usize::from(c ^ masks[1]) & (MAX_STATES - 1)],
+            metric[usize::from(c ^ masks[2]) & (MAX_STATES - 1)],
+            metric[usize::from(c ^ masks[3]) & (MAX_STATES - 1)],
+        ];
+        // SAFETY: SSE is part of x86-64's baseline.
+        let (best, arg) = unsafe {
+            let mv = _mm_loadu_ps(m.as_ptr());
+            // Under input k, lane j is fed from lane j ⊕ k.
+            let turned = [
+                mv,
+                _mm_shuffle_ps::<0xB1>(mv, mv),
+                _mm_shuffle_ps::<0x4E>(mv, mv),
+                _mm_shuffle_ps::<0x1B>(mv, mv),
+            ];
+            let mut best = _mm_set1_ps(f32::INFINITY);
+            let mut arg = _mm_setzero_si128();
+            for (k, t) in turned.into_iter().enumerate() {
+                let cand = _mm_add_ps(t, _mm_set1_ps(bm[(par + ys[k]) & 31]));
+                let better = _mm_cmplt_ps(cand, best);
+                best = _mm_or_ps(_mm_and_ps(better, cand), _mm_andnot_ps(better, best));
+                let bi = _mm_castps_si128(better);
+                arg = _mm_or_si128(
+                    _mm_and_si128(bi, _mm_set1_epi32(k as i32)),
+                    _mm_andnot_si128(bi, arg),
+                );
+            }
+            let (mut b, mut a) = ([0f32; 4], [0i32; 4]);
+            _mm_storeu_ps(b.as_mut_ptr(), best);
+            _mm_storeu_si128(a.as_mut_ptr().cast(), arg);
+            (b, a)
+        };
+        for j in 0..4 {
+            let n = usize::from(dests[j]);
+            let k = (arg[j] & 3) as usize;
+            new[n] = best[j];
+            step.prev[n] = c ^ masks[j ^ k];
+            step.class[n] = (par + ys[k]) as u8;
+        }
     }
 }
 
@@ -681,10 +810,11 @@ mod tests {
             (-0.01, 2.99),
             (3.0, -1.0),
         ] {
-            let (mut pts, mut dist) = ([(0, 0); 8], [0f32; 8]);
-            nearest_in_subsets(re, im, &mut pts, &mut dist);
-            for (s, (&p, &d)) in pts.iter().zip(&dist).enumerate() {
+            let dist = subset_distances(re, im);
+            for (s, &d) in dist.iter().enumerate() {
+                let p = nearest_in_subset((re, im), s as u8);
                 assert_eq!(usize::from(subset(p)), s);
+                let dp = (re - p.0 as f32).powi(2) + (im - p.1 as f32).powi(2);
                 let mut best = f32::INFINITY;
                 for x in (-41..=41).step_by(2) {
                     for y in (-41..=41).step_by(2) {
@@ -697,6 +827,10 @@ mod tests {
                 assert!(
                     (d - best).abs() < 1e-4,
                     "({re}, {im}) subset {s}: {d} vs {best}"
+                );
+                assert!(
+                    (dp - best).abs() < 1e-4,
+                    "({re}, {im}) subset {s}: point {p:?}"
                 );
             }
         }
