@@ -66,9 +66,36 @@ impl BerCounter {
         }
     }
 
-    pub fn push(&mut self, bits: &[u8]) {
-        for &b in bits {
-            self.push_bit(b & 1);
+    pub fn push(&mut self, mut bits: &[u8]) {
+        let w = self.gen.word_bits() as usize;
+        while !bits.is_empty() {
+            if self.locked && bits.len() >= w {
+                // Locked: a word of the sequence at a time; a word with an
+                // error goes again bit by bit, so the window is watched exactly.
+                let saved = self.gen.clone();
+                let expected = self.gen.next_word();
+                let got = bits[..w]
+                    .iter()
+                    .fold(0u32, |acc, &b| (acc << 1) | u32::from(b & 1));
+                if got == expected {
+                    self.bits += w as u64;
+                    self.window_bits += w as u32;
+                    if self.window_bits >= WINDOW_BITS {
+                        self.window_bits -= WINDOW_BITS;
+                        self.window_errors = 0;
+                    }
+                    bits = &bits[w..];
+                    continue;
+                }
+                self.gen = saved;
+                for &b in &bits[..w] {
+                    self.push_bit(b & 1);
+                }
+                bits = &bits[w..];
+            } else {
+                self.push_bit(bits[0] & 1);
+                bits = &bits[1..];
+            }
         }
     }
 

@@ -80,8 +80,35 @@ impl Prbs {
         b
     }
 
+    /// The number of bits [`Prbs::next_word`] can give at once: each new
+    /// bit depends on the one m before it, so m bits are independent.
+    #[inline]
+    pub fn word_bits(&self) -> u32 {
+        self.m1 + 1
+    }
+
+    /// The next [`Prbs::word_bits`] outputs at once, the first in time in
+    /// the word's highest bit, exactly as that many [`Prbs::next_bit`] calls.
+    #[inline]
+    pub fn next_word(&mut self) -> u32 {
+        let w = self.m1 + 1;
+        // Output i is state bit (n−1−i) ⊕ state bit (m−1−i), for i < m.
+        let word = ((self.state >> (self.n1 + 1 - w)) ^ (self.state >> (self.m1 + 1 - w)))
+            & ((1u32 << w) - 1);
+        self.state = ((self.state << w) | word) & self.mask;
+        word
+    }
+
     pub fn fill(&mut self, out: &mut [u8]) {
-        for b in out {
+        let w = self.word_bits() as usize;
+        let mut chunks = out.chunks_exact_mut(w);
+        for chunk in &mut chunks {
+            let word = self.next_word();
+            for (i, b) in chunk.iter_mut().enumerate() {
+                *b = ((word >> (w - 1 - i)) & 1) as u8;
+            }
+        }
+        for b in chunks.into_remainder() {
             *b = self.next_bit();
         }
     }
@@ -218,6 +245,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn words_are_the_bits_one_at_a_time(
+            order in prop::sample::select(ORDERS.to_vec()),
+            seed in 1u32..,
+            len in 0usize..200,
+        ) {
+            let mut a = Prbs::new(order as u32, seed | 1).unwrap();
+            let mut b = a.clone();
+            let mut words = vec![0u8; len];
+            a.fill(&mut words);
+            let bits: Vec<u8> = (0..len).map(|_| b.next_bit()).collect();
+            prop_assert_eq!(words, bits);
+            prop_assert_eq!(a.state(), b.state());
+        }
+
         #[test]
         fn period_is_maximal(order in prop::sample::select(vec![9u32, 11, 15]), seed in 1u32..) {
             let mut g = Prbs::new(order, seed | 1).unwrap();

@@ -55,9 +55,15 @@ impl Parser {
             high,
             ..MappingFrame::default()
         };
-        let mut it = bits[..n].iter().map(|&b| b & 1);
+        let bits = &bits[..n.min(bits.len())];
+        let mut at = 0usize;
         let mut take = |count: u32| -> u32 {
-            (0..count).fold(0, |acc, i| acc | u32::from(it.next().unwrap_or(0)) << i)
+            let field = bits.get(at..at + count as usize).unwrap_or(&[]);
+            at += count as usize;
+            field
+                .iter()
+                .enumerate()
+                .fold(0, |acc, (i, &b)| acc | u32::from(b & 1) << i)
         };
         let (k, q) = (self.mapping.k, self.mapping.q);
         if k == 0 {
@@ -82,12 +88,17 @@ impl Parser {
     /// The inverse of [`Parser::parse`]: the frame's bits into `out`
     /// (cleared first). Fields wider than the mode allows lose their high bits.
     pub fn unparse(&self, f: &MappingFrame, out: &mut Vec<u8>) {
-        out.clear();
         let (high, n) = self.frame_bits(u32::from(f.position));
+        out.clear();
+        out.resize(n, 0);
+        let mut at = 0usize;
         let mut put = |v: u32, count: u32| {
-            for i in 0..count {
-                out.push(((v >> i) & 1) as u8);
+            if let Some(field) = out.get_mut(at..at + count as usize) {
+                for (i, b) in field.iter_mut().enumerate() {
+                    *b = ((v >> i) & 1) as u8;
+                }
             }
+            at += count as usize;
         };
         let (k, q) = (self.mapping.k, self.mapping.q);
         if k == 0 {
