@@ -118,8 +118,39 @@ impl Block for WantedCopy {
     }
 }
 
+/// Plays back, as f32, what a `record` block with parameter `key` kept
+/// (for timing a receiver alone on a line signal made beforehand).
+struct Replay {
+    data: Vec<f32>,
+    at: usize,
+}
+
+impl Block for Replay {
+    fn work(&mut self, io: &mut WorkIo<'_>) -> Result<Status, String> {
+        let n = io.outputs[0].space().min(self.data.len() - self.at);
+        io.outputs[0]
+            .items::<f32>()
+            .extend_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(if self.at == self.data.len() {
+            Status::Done
+        } else {
+            Status::Ok
+        })
+    }
+}
+
+fn make_replay(a: &BlockArgs) -> Result<Box<dyn Block>, String> {
+    let data = recorded(&a.string("key")?)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    Ok(Box::new(Replay { data, at: 0 }))
+}
+
 /// The real registry plus `record` (a sink that keeps what it gets) and
-/// `add_f32` (for feedback-loop tests), `counter_f32` and `wanted_copy`.
+/// `add_f32` (for feedback-loop tests), `counter_f32`, `wanted_copy` and
+/// `replay_f32` (plays back a recording).
 pub fn test_registry() -> Registry {
     let mut r = modemflow_blocks::registry();
     r.register(
@@ -131,6 +162,16 @@ pub fn test_registry() -> Registry {
         )
         .param(ParamSpec::string("key", "Name to read the items back by"))
         .input(PortSpec::generic("in", 'a', "Any stream")),
+    );
+    r.register(
+        BlockSpec::new(
+            "replay_f32",
+            "Test",
+            "Plays back what a `record` block kept",
+            make_replay,
+        )
+        .param(ParamSpec::string("key", "Name the items were recorded by"))
+        .output(PortSpec::new("out", modemflow_flow::ItemType::F32, "")),
     );
     r.register(
         BlockSpec::new("add_f32", "Test", "Sum of two f32 streams", |_| {

@@ -6,9 +6,9 @@
 //! inverse.
 //!
 //! The counts g2, g4, g8 and z8 of §9.4 are tabulated once per ring count M,
-//! together with the running sums the searches for A, B, C and D need, so a
-//! frame costs a few binary searches over at most 137 entries and four
-//! divisions.
+//! together with the running sums the searches for A, B, C and D need and a
+//! table of where each search starts, so a frame costs a few table lookups
+//! and three divisions.
 
 use super::frame::{map_records, RECORD};
 use super::params::{mode_arg, mode_params};
@@ -36,6 +36,65 @@ pub struct ShellTables {
     /// pre4[B·s4 + C] = Σ_{p<C} g2(p)·g2(B−p), C = 0 … min(B, 2(M−1)) + 1.
     pre4: Vec<u64>,
     s4: usize,
+    /// Where to start each search: for A (over z8), B (over a row of pre8)
+    /// and C, D (over a row of pre4).
+    guide_z8: Guide,
+    guide8: Guide,
+    guide4: Guide,
+}
+
+/// A start for each search in rows of non-decreasing running sums: for
+/// value x of row i, the answer is at least `first[i][x >> shift[i]]`, and
+/// rarely more than one entry beyond it. A binary search would be a chain
+/// of some seven dependent loads per search, four searches per frame.
+#[derive(Debug)]
+struct Guide {
+    buckets: usize,
+    shift: Vec<u32>,
+    first: Vec<u8>,
+}
+
+impl Guide {
+    /// Rows `base(i) .. base(i) + len(i)` of `v`, row i searched for values
+    /// below `limit(i)`.
+    fn new(
+        v: &[u64],
+        rows: usize,
+        buckets: usize,
+        row: impl Fn(usize) -> (usize, usize, u64),
+    ) -> Guide {
+        let mut shift = Vec::with_capacity(rows);
+        let mut first = Vec::with_capacity(rows * buckets);
+        for i in 0..rows {
+            let (base, len, limit) = row(i);
+            // The smallest shift that puts every x < limit in a bucket.
+            let mut sh = 0;
+            while (limit.max(1) - 1) >> sh >= buckets as u64 {
+                sh += 1;
+            }
+            shift.push(sh);
+            for k in 0..buckets {
+                let x = (k as u64) << sh;
+                first.push(ShellTables::largest_at_most(v, base, len, x) as u8);
+            }
+        }
+        Guide {
+            buckets,
+            shift,
+            first,
+        }
+    }
+
+    /// What [`ShellTables::largest_at_most`] gives for row `i`.
+    #[inline]
+    fn find(&self, v: &[u64], i: usize, base: usize, len: usize, x: u64) -> usize {
+        let k = ((x >> self.shift[i]) as usize).min(self.buckets - 1);
+        let mut at = usize::from(self.first[i * self.buckets + k]);
+        while at + 1 < len && v[base + at + 1] <= x {
+            at += 1;
+        }
+        at
+    }
 }
 
 fn at(v: &[u64], p: i64) -> u64 {
@@ -43,6 +102,16 @@ fn at(v: &[u64], p: i64) -> u64 {
         0
     } else {
         v.get(p as usize).copied().unwrap_or(0)
+    }
+}
+
+/// (x mod d, x div d), in 32 bits when both fit (far quicker on most
+/// machines, and every R₀ of V.34 below 33 600 bit/s does).
+#[inline]
+fn div_rem(x: u64, d: u64) -> (u64, u64) {
+    match (u32::try_from(x), u32::try_from(d)) {
+        (Ok(x), Ok(d)) => (u64::from(x % d), u64::from(x / d)),
+        _ => (x % d, x / d),
     }
 }
 
@@ -82,6 +151,13 @@ impl ShellTables {
                 pre4[b * s4 + c + 1] = pre4[b * s4 + c] + t;
             }
         }
+        let guide_z8 = Guide::new(&z8, 1, 1024, |_| (0, z8.len(), z8[g8.len()]));
+        let guide8 = Guide::new(&pre8, g8.len(), 64, |a| {
+            (a * s8, a.min(g4.len() - 1) + 1, g8[a])
+        });
+        let guide4 = Guide::new(&pre4, g4.len(), 64, |b| {
+            (b * s4, b.min(g2.len() - 1) + 1, g4[b])
+        });
         ShellTables {
             m,
             g2,
@@ -92,6 +168,9 @@ impl ShellTables {
             s8,
             pre4,
             s4,
+            guide_z8,
+            guide8,
+            guide4,
         }
     }
 
@@ -143,27 +222,39 @@ impl ShellTables {
     /// V.34 §9.4: the eight rings (m00, m01, m10, m11, m20, m21, m30, m31)
     /// for `r0` < M⁸ (larger values are taken modulo M⁸).
     pub fn map(&self, r0: u64) -> [u8; 8] {
-        let r0 = r0 % self.capacity();
+        let r0 = if r0 < self.capacity() {
+            r0
+        } else {
+            r0 % self.capacity()
+        };
         // Step 1: A, the largest with z8(A) ≤ R₀.
-        let a = Self::largest_at_most(&self.z8, 0, self.g8.len(), r0);
+        let a = self.guide_z8.find(&self.z8, 0, 0, self.g8.len(), r0);
         let r = r0 - self.z8[a];
         // Step 2: B, the largest with R₁ = R − Σ_{p<B} g4(p)·g4(A−p) ≥ 0.
         let b_max = a.min(self.g4.len() - 1);
-        let b = Self::largest_at_most(&self.pre8, a * self.s8, b_max + 1, r);
+        let b = self.guide8.find(&self.pre8, a, a * self.s8, b_max + 1, r);
         let r1 = r - self.pre8[a * self.s8 + b];
         // Step 3.
         let g4b = self.g4[b];
-        let (r2, r3) = (r1 % g4b, r1 / g4b);
+        let (r2, r3) = div_rem(r1, g4b);
         // Step 4: C over the first half (total B), D over the second (A − B).
-        let c = Self::largest_at_most(&self.pre4, b * self.s4, b.min(self.g2.len() - 1) + 1, r2);
+        let c = self
+            .guide4
+            .find(&self.pre4, b, b * self.s4, b.min(self.g2.len() - 1) + 1, r2);
         let r4 = r2 - self.pre4[b * self.s4 + c];
         let ab = a - b;
-        let d = Self::largest_at_most(&self.pre4, ab * self.s4, ab.min(self.g2.len() - 1) + 1, r3);
+        let d = self.guide4.find(
+            &self.pre4,
+            ab,
+            ab * self.s4,
+            ab.min(self.g2.len() - 1) + 1,
+            r3,
+        );
         let r5 = r3 - self.pre4[ab * self.s4 + d];
         // Step 5.
         let (g2c, g2d) = (self.g2[c], self.g2[d]);
-        let (e, f) = (r4 % g2c, r4 / g2c);
-        let (g, h) = (r5 % g2d, r5 / g2d);
+        let (e, f) = div_rem(r4, g2c);
+        let (g, h) = div_rem(r5, g2d);
         // Step 6.
         let (m00, m01) = self.pair(c as u64, e);
         let (m10, m11) = self.pair((b - c) as u64, f);
@@ -277,7 +368,7 @@ impl ShellTables {
             .map(|bb| hat(&h4, bb) * g4(a as i64 - bb) + g4(bb) * hat(&h4, a as i64 - bb))
             .sum::<f64>();
         let g4b = self.g4[b];
-        let (r2, r3) = (r1 % g4b, r1 / g4b);
+        let (r2, r3) = div_rem(r1, g4b);
         let ab = a - b;
         sum += r3 as f64 * hat(&h4, b as i64) + g4b as f64 * quad_below(ab, r3);
         sum += quad_below(b, r2) + r2 as f64 * if r2 > 0 { quad_e(ab, r3) } else { 0.0 };
@@ -494,6 +585,37 @@ mod tests {
         let t = ShellTables::get(5);
         assert_eq!(t.demap(&[5, 0, 0, 0, 0, 0, 0, 0]), None);
         assert_eq!(t.demap(&[255; 8]), None);
+    }
+
+    #[test]
+    fn guided_searches_agree_with_binary_search() {
+        for m in 2..=MAX_RINGS {
+            let t = ShellTables::get(m);
+            let mut x = 0x9E37_79B9_7F4A_7C15u64;
+            for _ in 0..2000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let r0 = (x >> 11) % t.capacity();
+                let n = t.g8.len();
+                assert_eq!(
+                    t.guide_z8.find(&t.z8, 0, 0, n, r0),
+                    ShellTables::largest_at_most(&t.z8, 0, n, r0)
+                );
+                let a = (x as usize >> 3) % n;
+                let r = (x >> 7) % t.g8[a];
+                let len = a.min(t.g4.len() - 1) + 1;
+                assert_eq!(
+                    t.guide8.find(&t.pre8, a, a * t.s8, len, r),
+                    ShellTables::largest_at_most(&t.pre8, a * t.s8, len, r)
+                );
+                let b = (x as usize >> 5) % t.g4.len();
+                let r = (x >> 9) % t.g4[b];
+                let len = b.min(t.g2.len() - 1) + 1;
+                assert_eq!(
+                    t.guide4.find(&t.pre4, b, b * t.s4, len, r),
+                    ShellTables::largest_at_most(&t.pre4, b * t.s4, len, r)
+                );
+            }
+        }
     }
 
     proptest! {
