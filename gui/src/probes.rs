@@ -3,13 +3,14 @@
 //! chunks beyond it are dropped and counted (shown in the panel); the panel
 //! takes what arrived once a frame.
 
+use crate::analysis::constellation::Density;
 use crate::analysis::eye::Eye;
 use crate::analysis::levels::{Histogram, LevelMap, Points};
 use crate::analysis::meter::{BerMeter, RateMeter};
 use crate::analysis::scope::{Scope, Trigger};
 use crate::analysis::spectrum::{Spectrum, Waterfall};
 use crate::document::PortRef;
-use egui_plot::{Line, Plot, PlotPoints, Points as PlotPointsItem};
+use egui_plot::{Line, Plot, PlotImage, PlotPoint, PlotPoints, Points as PlotPointsItem};
 use modemflow_flow::{Buf, ItemType, PortType, Probe};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,13 @@ fn plot(id: &str, ui: &egui::Ui) -> Plot<'static> {
 /// Ucode's spread, few enough that drawing them costs the graph little (each
 /// point is a few triangles that a software renderer draws every frame).
 const UCODE_POINTS: usize = 600;
+
+/// Cells per side of the constellation's density image: 2 or more per point
+/// spacing of V.34's 1664-point superconstellation (±45 or so).
+const CONSTELLATION_CELLS: usize = 256;
+/// Symbols over which the constellation's counts fade to 1/e: some 30 per
+/// point of the largest constellation.
+const CONSTELLATION_MEMORY: f32 = 50_000.0;
 
 /// The smallest a plot gets in a crowded panel (it then scrolls).
 const MIN_PLOT_HEIGHT: f32 = 80.0;
@@ -132,7 +140,9 @@ enum View {
     Scope(Scope),
     Spectrum(Spectrum),
     Waterfall(Waterfall),
-    Levels(Histogram, Points),
+    /// Real levels as a histogram; complex symbols as a density image (its
+    /// texture made on the first frame that has symbols).
+    Levels(Histogram, Density, Option<egui::TextureHandle>),
     /// Mean level per Ucode, the newest pairs, and pairs on wires that are
     /// not c32.
     Ucode(Box<LevelMap>, Points, u64),
@@ -189,7 +199,11 @@ impl ProbeView {
             ProbeKind::Scope => View::Scope(Scope::new(400)),
             ProbeKind::Spectrum => View::Spectrum(Spectrum::new(512, SAMPLE_RATE, 16)),
             ProbeKind::Waterfall => View::Waterfall(Waterfall::new(256, SAMPLE_RATE, 120)),
-            ProbeKind::Levels => View::Levels(Histogram::new(-1.0, 1.0, 256), Points::new(2000)),
+            ProbeKind::Levels => View::Levels(
+                Histogram::new(-1.0, 1.0, 256),
+                Density::new(CONSTELLATION_CELLS),
+                None,
+            ),
             ProbeKind::Ucode => View::Ucode(Box::default(), Points::new(UCODE_POINTS), 0),
             ProbeKind::Eye => View::Eye(Eye::new(1.0, 2, 200)),
             ProbeKind::Meter => View::Meter,
@@ -266,10 +280,11 @@ impl ProbeView {
                 View::Scope(s) => s.push(&as_f32(b)),
                 View::Spectrum(s) => s.push(&as_f32(b)),
                 View::Waterfall(w) => w.push(&as_f32(b)),
-                View::Levels(h, p) => match b {
+                View::Levels(h, d, _) => match b {
                     Buf::C32(v) => {
                         let pairs: Vec<(f32, f32)> = v.iter().map(|c| (c.re, c.im)).collect();
-                        p.push(&pairs);
+                        d.decay((-(pairs.len() as f32) / CONSTELLATION_MEMORY).exp());
+                        d.push(&pairs);
                     }
                     _ => h.push(&as_f32(b)),
                 },
@@ -362,8 +377,8 @@ impl ProbeView {
                     ui.label("frequency →, newest row on top");
                 }
             }
-            View::Levels(h, pts) => {
-                if pts.is_empty() {
+            View::Levels(h, d, texture) => {
+                if d.symbols() == 0 {
                     h.decay(0.98);
                     let counts: PlotPoints = h.bars().into_iter().collect();
                     plot(&id, ui).show(ui, |p| {
@@ -374,10 +389,37 @@ impl ProbeView {
                         h.outside()
                     ));
                 } else {
-                    let p2: PlotPoints = pts.points().into_iter().collect();
-                    plot(&id, ui).data_aspect(1.0).show(ui, |p| {
-                        p.points(PlotPointsItem::new("symbols", p2).radius(1.5));
+                    let n = d.cells();
+                    let pixels: Vec<egui::Color32> = d
+                        .brightness()
+                        .into_iter()
+                        .map(|v| egui::Color32::from_rgba_unmultiplied(80, 200, 255, v))
+                        .collect();
+                    let image = egui::ColorImage::new([n, n], pixels);
+                    let options = egui::TextureOptions::NEAREST;
+                    let tex = texture.get_or_insert_with(|| {
+                        ui.ctx()
+                            .load_texture(format!("{id} density"), image.clone(), options)
                     });
+                    tex.set(image, options);
+                    let side = 2.0 * f64::from(d.half());
+                    let (tid, size) = (tex.id(), egui::vec2(side as f32, side as f32));
+                    plot(&id, ui).data_aspect(1.0).show(ui, |p| {
+                        p.image(PlotImage::new(
+                            "symbols",
+                            tid,
+                            PlotPoint::new(0.0, 0.0),
+                            size,
+                        ));
+                    });
+                    ui.label(format!(
+                        "I →, Q ↑ (±{}); {} spots, {} cells lit, {} symbols, {} not finite",
+                        d.half(),
+                        d.spots(),
+                        d.lit(),
+                        d.symbols(),
+                        d.skipped()
+                    ));
                 }
             }
             View::Ucode(map, pts, other) => {

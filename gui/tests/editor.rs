@@ -471,3 +471,55 @@ fn a_live_parameter_gets_a_slider_at_its_evaluated_value() {
     h.state_mut().stop();
     step_until(&mut h, 60.0, |h| !h.state().is_running());
 }
+
+/// The V.34 receiver's soft symbols as a constellation (at 33 600 bit/s
+/// with expanded shell mapping every point of the 1664-point
+/// superconstellation is sent) and its equalizer error as a time scope; the
+/// V.90 upstream graph opens too.
+#[test]
+fn the_v34_receiver_shows_its_constellation_and_error() {
+    let mut s = studio();
+    s.open(&graphs().join("v90_upstream.yaml")).unwrap();
+    let mut h = harness(s);
+    h.run();
+    for id in ["transmitter", "adc", "network", "receiver"] {
+        h.get_by_label(id);
+    }
+    let mut s = studio();
+    s.open(&graphs().join("v34_link.yaml")).unwrap();
+    s.set_variable("expanded", "true").unwrap();
+    s.set_variable("seconds", "60.2").unwrap();
+    let mut h = harness(s);
+    h.run();
+    click_block(&mut h, "receiver");
+    h.get_by_label("Probe symbols").click();
+    h.run();
+    h.get_by_label("Level histogram / constellation").click();
+    h.run();
+    click_block(&mut h, "receiver");
+    h.get_by_label("Probe error").click();
+    h.run();
+    h.get_by_label("Time scope").click();
+    h.run();
+    assert_eq!(h.state().probes.len(), 2);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, 120.0, |h| !h.state().is_running());
+    h.run();
+    let text = h
+        .get_by_label_contains("spots")
+        .accesskit_node()
+        .value()
+        .unwrap_or_default();
+    let spots: usize = text
+        .split("; ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    // Each point a spot of its own: nearly all 1664, none split in two.
+    assert!((1600..=1664).contains(&spots), "{text}");
+    let error = &h.state().probes[1];
+    assert_eq!(error.port, PortRef::new("receiver", "error"));
+    assert!(error.items > 1000, "{}", error.items);
+}

@@ -4,6 +4,7 @@
 //! with plain sample vectors. Every kernel accepts any input (NaN, ±inf,
 //! empty chunks, silly sizes) without panicking and keeps its memory bounded.
 
+pub mod constellation;
 pub mod eye;
 pub mod levels;
 pub mod meter;
