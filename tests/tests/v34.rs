@@ -85,6 +85,20 @@ fn link_modes_carry_data_without_errors() {
     }
 }
 
+/// The goal of 33 600 bit/s at 3429 baud on a flat line at SNR ≤ 38 dB,
+/// with 2 dB to spare: any loss in the receiver's loops (a timing loop that
+/// used a quarter of its estimates cost that much) shows here first.
+#[test]
+fn full_rate_at_36_db_snr_on_a_flat_line() {
+    let ev = run_graph(
+        "v34_link.yaml",
+        &[("loop", "none"), ("snr_db", "36"), ("seconds", "30.24")],
+    );
+    let (bits, errors) = ber(&ev);
+    assert!(bits > 1_000_000, "{bits}");
+    assert_eq!(errors, 0);
+}
+
 #[test]
 fn far_clock_offsets_of_100_ppm_are_tracked() {
     for ppm in ["100", "-100"] {

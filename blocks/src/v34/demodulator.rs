@@ -82,9 +82,10 @@ const FREQ_GAIN: f64 = 4e-5;
 /// samples; s the output's slope): proportional and integral gains, a time
 /// constant of about 100 symbols, fast against the equalizer's own (N/μ
 /// symbols) so that the sampling, not the taps, follows the far clock.
-const TIMING_EVERY: u64 = 4;
-const TIMING_PHASE_GAIN: f64 = 0.01 * TIMING_EVERY as f64;
-const TIMING_RATE_GAIN: f64 = 2.5e-5 * TIMING_EVERY as f64;
+/// Every symbol's estimate counts: taking every fourth with four times the
+/// gains quadruples the timing jitter, which cost 33 600 bit/s 2 dB.
+const TIMING_PHASE_GAIN: f64 = 0.01;
+const TIMING_RATE_GAIN: f64 = 2.5e-5;
 /// A timing error estimate is believed only this far (T/2 samples).
 const TIMING_CLAMP: f64 = 0.2;
 /// Symbols between refreshes of the slope filter from the taps, and the
@@ -806,16 +807,9 @@ impl Demodulator {
                     d.slope.set(j, (prev - next) * 0.5);
                 }
             }
-            // The timing error every TIMING_EVERY symbols is plenty for a
-            // loop whose time constant is some hundred symbols.
-            let timed = d.symbols % TIMING_EVERY == 0;
-            let sl = if timed {
-                d.slope.output(wr, wi) * rot
-            } else {
-                Complex32::new(0.0, 0.0)
-            };
+            let sl = d.slope.output(wr, wi) * rot;
             let s2 = f64::from(sl.norm_sqr());
-            if timed && s2 > 1e-9 {
+            if s2 > 1e-9 {
                 let delta = (f64::from((sl.conj() * e).re) / s2).clamp(-TIMING_CLAMP, TIMING_CLAMP);
                 // Later symbols: sample later, and space samples wider.
                 let centre = if d.symbols % SLOPE_EVERY == 0 {
