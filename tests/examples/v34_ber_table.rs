@@ -34,21 +34,26 @@ fn q(x: f64) -> f64 {
     0.5 * erfc(x / std::f64::consts::SQRT_2)
 }
 
+/// erfc by its Taylor series below 2.5 and its continued fraction
+/// e^{−x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))) above.
 fn erfc(x: f64) -> f64 {
-    // Numerical Recipes' erfcc (Chebyshev fit, relative error < 1.2e-7).
     let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
+    let r = if z < 2.5 {
+        // erf z = 2/√π Σ (−1)ⁿ z^{2n+1} / (n! (2n+1)).
+        let (mut term, mut sum, mut n) = (z, z, 0.0);
+        while term.abs() > 1e-17 * sum.abs() {
+            n += 1.0;
+            term *= -z * z / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        1.0 - 2.0 / std::f64::consts::PI.sqrt() * sum
+    } else {
+        let mut f = z;
+        for k in (1..=60).rev() {
+            f = z + (f64::from(k) / 2.0) / f;
+        }
+        (-z * z).exp() / (std::f64::consts::PI.sqrt() * f)
+    };
     if x >= 0.0 {
         r
     } else {
