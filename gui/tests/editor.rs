@@ -71,6 +71,24 @@ fn click_block(h: &mut Harness<'static, Studio>, id: &str) {
     assert_eq!(h.state().selected.as_deref(), Some(id), "clicked at {at:?}");
 }
 
+/// The number that opens the second part ("…; N …") of the probe caption
+/// containing `label`, and the caption. A label's text is its
+/// accessibility value.
+fn caption_number(h: &Harness<'static, Studio>, label: &str) -> (usize, String) {
+    let text = h
+        .get_by_label_contains(label)
+        .accesskit_node()
+        .value()
+        .unwrap_or_default();
+    let n = text
+        .split("; ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    (n, text)
+}
+
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("modemflow-gui-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -264,18 +282,7 @@ fn the_v90_receiver_shows_received_level_versus_ucode() {
     step_until(&mut h, 120.0, |h| !h.state().is_running());
     h.run();
     assert_eq!(h.state().probes[0].dropped(), 0);
-    // A label's text is its accessibility value.
-    let text = h
-        .get_by_label_contains("Ucodes seen")
-        .accesskit_node()
-        .value()
-        .unwrap_or_default();
-    let seen: usize = text
-        .split("; ")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{text}"));
+    let (seen, text) = caption_number(&h, "Ucodes seen");
     // 56 000 bit/s uses some 64 magnitudes per interval.
     assert!(seen >= 60, "{text}");
     assert!(text.ends_with(", 0 pairs ignored"), "{text}");
@@ -506,17 +513,7 @@ fn the_v34_receiver_shows_its_constellation_and_error() {
     h.step();
     step_until(&mut h, 120.0, |h| !h.state().is_running());
     h.run();
-    let text = h
-        .get_by_label_contains("spots")
-        .accesskit_node()
-        .value()
-        .unwrap_or_default();
-    let spots: usize = text
-        .split("; ")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{text}"));
+    let (spots, text) = caption_number(&h, "spots");
     // Each point a spot of its own: nearly all 1664, none split in two.
     assert!((1600..=1664).contains(&spots), "{text}");
     let error = &h.state().probes[1];

@@ -169,17 +169,31 @@ fn cdot_body(wr: &[f32], wi: &[f32], xr: &[f32], xi: &[f32]) -> (f32, f32) {
             ir[k] += wi[i + k] * xr[i + k];
         }
     }
-    let (mut t_rr, mut t_ii, mut t_ri, mut t_ir) = (0.0, 0.0, 0.0, 0.0);
-    for k in whole..n {
-        t_rr += wr[k] * xr[k];
-        t_ii += wi[k] * xi[k];
-        t_ri += wr[k] * xi[k];
-        t_ir += wi[k] * xr[k];
-    }
+    let (t_rr, t_ii, t_ri, t_ir) = cdot_tail(wr, wi, xr, xi, whole..n);
     (
         (reduce8(&rr) + t_rr) - (reduce8(&ii) + t_ii),
         (reduce8(&ri) + t_ri) + (reduce8(&ir) + t_ir),
     )
+}
+
+/// The four sums of [`cdot`] over the items past the last whole run of 8,
+/// in order (shared by both forms so that they stay identical).
+#[inline(always)]
+fn cdot_tail(
+    wr: &[f32],
+    wi: &[f32],
+    xr: &[f32],
+    xi: &[f32],
+    range: std::ops::Range<usize>,
+) -> (f32, f32, f32, f32) {
+    let (mut rr, mut ii, mut ri, mut ir) = (0.0, 0.0, 0.0, 0.0);
+    for k in range {
+        rr += wr[k] * xr[k];
+        ii += wi[k] * xi[k];
+        ri += wr[k] * xi[k];
+        ir += wi[k] * xr[k];
+    }
+    (rr, ii, ri, ir)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -209,13 +223,7 @@ fn cdot_avx(wr: &[f32], wi: &[f32], xr: &[f32], xi: &[f32]) -> (f32, f32) {
         }
         i += 8;
     }
-    let (mut t_rr, mut t_ii, mut t_ri, mut t_ir) = (0.0, 0.0, 0.0, 0.0);
-    for k in whole..n {
-        t_rr += wr[k] * xr[k];
-        t_ii += wi[k] * xi[k];
-        t_ri += wr[k] * xi[k];
-        t_ir += wi[k] * xr[k];
-    }
+    let (t_rr, t_ii, t_ri, t_ir) = cdot_tail(wr, wi, xr, xi, whole..n);
     (
         (reduce_avx(rr) + t_rr) - (reduce_avx(ii) + t_ii),
         (reduce_avx(ri) + t_ri) + (reduce_avx(ir) + t_ir),
