@@ -13,8 +13,7 @@
 use modemflow_blocks::v34::constellation::average_energy;
 use modemflow_blocks::v34::rates::Mode;
 use modemflow_flow::{load_str, run_to_end, RunOptions};
-use modemflow_tests::{root, test_registry};
-use std::sync::{Arc, Mutex};
+use modemflow_tests::{on_every_core, root, test_registry};
 
 /// One configuration and the SNRs (dB) it is measured at.
 struct Config {
@@ -99,7 +98,7 @@ fn main() {
             .map(|i| a + 0.5 * i as f64)
             .collect()
     };
-    let configs = vec![
+    let configs = [
         Config {
             name: "33 600 / 3429, uncoded",
             rate: 33600,
@@ -162,73 +161,47 @@ fn main() {
         .enumerate()
         .flat_map(|(i, c)| c.snrs.iter().map(move |&s| (i, s)))
         .collect();
-    let results: Arc<Mutex<Vec<Point>>> = Arc::new(Mutex::new(Vec::new()));
-    let next = Arc::new(Mutex::new(0usize));
-    let configs = Arc::new(configs);
-    let jobs = Arc::new(jobs);
-    let threads = std::thread::available_parallelism().map_or(2, |p| p.get());
     let started = std::time::Instant::now();
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let (configs, jobs, results, next, text) = (
-                configs.clone(),
-                jobs.clone(),
-                results.clone(),
-                next.clone(),
-                text.clone(),
-            );
-            std::thread::spawn(move || loop {
-                let j = {
-                    let mut g = next.lock().unwrap();
-                    *g += 1;
-                    *g - 1
-                };
-                let Some(&(ci, snr)) = jobs.get(j) else { break };
-                let c = &configs[ci];
-                let seconds = (bits / f64::from(c.rate) / 0.28).ceil() * 0.28 + 0.28;
-                let vars: Vec<(String, String)> = [
-                    ("rate", c.rate.to_string()),
-                    ("symbol_rate", c.symbol_rate.to_string()),
-                    ("trellis", c.trellis.to_string()),
-                    ("expanded", c.expanded.to_string()),
-                    ("loop", "none".to_string()),
-                    ("noise_dbm0", "-150".to_string()),
-                    ("snr_db", snr.to_string()),
-                    ("seconds", format!("{seconds:.2}")),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-                let g = load_str(
-                    &text,
-                    "v34_link.yaml",
-                    &root().join("graphs"),
-                    &test_registry(),
-                    &vars,
-                )
-                .expect("graph");
-                let (b, e, snr_rx) = match run_to_end(&g, &RunOptions::default()) {
-                    Ok(ev) => {
-                        let ber = ev.iter().find(|x| x.kind == "ber");
-                        let end = ev.iter().find(|x| x.kind == "end");
-                        (
-                            ber.and_then(|x| x.fields["bits"].as_u64()).unwrap_or(0),
-                            ber.and_then(|x| x.fields["errors"].as_u64()).unwrap_or(0),
-                            end.and_then(|x| x.fields["snr_db"].as_f64())
-                                .unwrap_or(f64::NAN),
-                        )
-                    }
-                    Err(_) => (0, 0, f64::NAN),
-                };
-                results.lock().unwrap().push((ci, snr, b, e, snr_rx));
-            })
-        })
+    // Jobs go in (configuration, SNR) order, and so come the results.
+    let results: Vec<Point> = on_every_core(&jobs, |&(ci, snr)| {
+        let c = &configs[ci];
+        let seconds = (bits / f64::from(c.rate) / 0.28).ceil() * 0.28 + 0.28;
+        let vars: Vec<(String, String)> = [
+            ("rate", c.rate.to_string()),
+            ("symbol_rate", c.symbol_rate.to_string()),
+            ("trellis", c.trellis.to_string()),
+            ("expanded", c.expanded.to_string()),
+            ("loop", "none".to_string()),
+            ("noise_dbm0", "-150".to_string()),
+            ("snr_db", snr.to_string()),
+            ("seconds", format!("{seconds:.2}")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
         .collect();
-    for w in workers {
-        let _ = w.join();
-    }
-    let mut results = results.lock().unwrap().clone();
-    results.sort_by(|a, b| (a.0, a.1).partial_cmp(&(b.0, b.1)).unwrap());
+        let g = load_str(
+            &text,
+            "v34_link.yaml",
+            &root().join("graphs"),
+            &test_registry(),
+            &vars,
+        )
+        .expect("graph");
+        let (b, e, snr_rx) = match run_to_end(&g, &RunOptions::default()) {
+            Ok(ev) => {
+                let ber = ev.iter().find(|x| x.kind == "ber");
+                let end = ev.iter().find(|x| x.kind == "end");
+                (
+                    ber.and_then(|x| x.fields["bits"].as_u64()).unwrap_or(0),
+                    ber.and_then(|x| x.fields["errors"].as_u64()).unwrap_or(0),
+                    end.and_then(|x| x.fields["snr_db"].as_f64())
+                        .unwrap_or(f64::NAN),
+                )
+            }
+            Err(_) => (0, 0, f64::NAN),
+        };
+        (ci, snr, b, e, snr_rx)
+    });
     println!("| configuration | SNR (dB) | decision SNR (dB) | bits | errors | BER | uncoded QAM theory |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut at_1e5 = Vec::new();
@@ -306,7 +279,7 @@ fn main() {
         e(true)
     );
     eprintln!(
-        "{} points in {:.0} s on {threads} threads",
+        "{} points in {:.0} s",
         results.len(),
         started.elapsed().as_secs_f64()
     );

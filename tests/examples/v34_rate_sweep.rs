@@ -11,8 +11,7 @@
 
 use modemflow_blocks::v34::rates::SYMBOL_RATES;
 use modemflow_flow::{load_str, run_to_end, RunOptions};
-use modemflow_tests::{root, test_registry};
-use std::sync::{Arc, Mutex};
+use modemflow_tests::{on_every_core, root, test_registry};
 
 struct Row {
     symbol_rate: u32,
@@ -49,85 +48,58 @@ fn main() {
         }
     }
     let n = rows.len();
-    let results: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; n]));
-    let next = Arc::new(Mutex::new(0usize));
-    let rows = Arc::new(rows);
-    let threads = std::thread::available_parallelism().map_or(2, |p| p.get());
     let started = std::time::Instant::now();
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let (rows, results, next, text, extra) = (
-                rows.clone(),
-                results.clone(),
-                next.clone(),
-                text.clone(),
-                extra.clone(),
-            );
-            std::thread::spawn(move || loop {
-                let i = {
-                    let mut g = next.lock().unwrap();
-                    let i = *g;
-                    *g += 1;
-                    i
-                };
-                let Some(row) = rows.get(i) else { break };
-                // Whole superframes (280 ms) carrying at least `bits`.
-                let seconds = (bits / f64::from(row.rate) / 0.28).ceil() * 0.28 + 0.28;
-                let mut vars = vec![
-                    ("rate".to_string(), row.rate.to_string()),
-                    ("symbol_rate".to_string(), row.symbol_rate.to_string()),
-                    ("carrier".to_string(), row.carrier.to_string()),
-                    ("seconds".to_string(), format!("{seconds:.2}")),
-                ];
-                vars.extend(extra.iter().cloned());
-                let line = match load_str(
-                    &text,
-                    "v34_link.yaml",
-                    &root().join("graphs"),
-                    &test_registry(),
-                    &vars,
+    let lines = on_every_core(&rows, |row| {
+        // Whole superframes (280 ms) carrying at least `bits`.
+        let seconds = (bits / f64::from(row.rate) / 0.28).ceil() * 0.28 + 0.28;
+        let mut vars = vec![
+            ("rate".to_string(), row.rate.to_string()),
+            ("symbol_rate".to_string(), row.symbol_rate.to_string()),
+            ("carrier".to_string(), row.carrier.to_string()),
+            ("seconds".to_string(), format!("{seconds:.2}")),
+        ];
+        vars.extend(extra.iter().cloned());
+        match load_str(
+            &text,
+            "v34_link.yaml",
+            &root().join("graphs"),
+            &test_registry(),
+            &vars,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|g| run_to_end(&g, &RunOptions::default()).map_err(|e| e.to_string()))
+        {
+            Ok(ev) => {
+                let snr = ev
+                    .iter()
+                    .find(|e| e.kind == "training")
+                    .and_then(|e| e.fields["snr_db"].as_f64())
+                    .map_or("—".to_string(), |v| format!("{v:.1} dB"));
+                let ber = ev.iter().find(|e| e.kind == "ber");
+                let b = ber.and_then(|e| e.fields["bits"].as_u64()).unwrap_or(0);
+                let err = ber.and_then(|e| e.fields["errors"].as_u64()).unwrap_or(0);
+                format!(
+                    "| {} | {} | {} | {snr} | {b} | {err} |",
+                    row.symbol_rate, row.carrier, row.rate
                 )
-                .map_err(|e| e.to_string())
-                .and_then(|g| run_to_end(&g, &RunOptions::default()).map_err(|e| e.to_string()))
-                {
-                    Ok(ev) => {
-                        let snr = ev
-                            .iter()
-                            .find(|e| e.kind == "training")
-                            .and_then(|e| e.fields["snr_db"].as_f64())
-                            .map_or("—".to_string(), |v| format!("{v:.1} dB"));
-                        let ber = ev.iter().find(|e| e.kind == "ber");
-                        let b = ber.and_then(|e| e.fields["bits"].as_u64()).unwrap_or(0);
-                        let err = ber.and_then(|e| e.fields["errors"].as_u64()).unwrap_or(0);
-                        format!(
-                            "| {} | {} | {} | {snr} | {b} | {err} |",
-                            row.symbol_rate, row.carrier, row.rate
-                        )
-                    }
-                    Err(e) => format!(
-                        "| {} | {} | {} | failed: {e} | | |",
-                        row.symbol_rate, row.carrier, row.rate
-                    ),
-                };
-                results.lock().unwrap()[i] = Some(line);
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
-    }
+            }
+            Err(e) => format!(
+                "| {} | {} | {} | failed: {e} | | |",
+                row.symbol_rate, row.carrier, row.rate
+            ),
+        }
+    });
     println!("| symbol rate | carrier | rate (bit/s) | training SNR | bits | errors |");
     println!("|---:|---|---:|---:|---:|---:|");
-    let results = results.lock().unwrap();
     let mut clean = 0;
-    for line in results.iter().flatten() {
+    for line in &lines {
         if line.ends_with("| 0 |") {
             clean += 1;
         }
         println!("{line}");
     }
     eprintln!(
-        "{clean} of {n} rows without errors; {:.0} s on {threads} threads",
+        "{clean} of {n} rows without errors; {:.0} s",
         started.elapsed().as_secs_f64()
     );
 }

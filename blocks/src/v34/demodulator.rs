@@ -967,29 +967,19 @@ impl Block for DemodBlock {
         let mut report = Report::default();
         let n = io.inputs[0].available();
         let want_err = io.outputs[1].is_wanted();
+        let eos = io.inputs[0].is_eos();
         {
             let x = &io.inputs[0].items::<f32>()[..n];
             let (o0, rest) = io.outputs.split_at_mut(1);
             let out = o0[0].items::<Complex32>();
-            let err = if want_err {
-                Some(rest[0].items::<f32>())
-            } else {
-                None
-            };
-            self.dm.process(x, out, err, &mut report);
+            let mut err = want_err.then(|| rest[0].items::<f32>());
+            self.dm.process(x, out, err.as_deref_mut(), &mut report);
+            if eos {
+                self.dm.finish(out, err, &mut report);
+                self.done = true;
+            }
         }
         io.inputs[0].consume(n);
-        if io.inputs[0].is_eos() {
-            let (o0, rest) = io.outputs.split_at_mut(1);
-            let out = o0[0].items::<Complex32>();
-            let err = if want_err {
-                Some(rest[0].items::<f32>())
-            } else {
-                None
-            };
-            self.dm.finish(out, err, &mut report);
-            self.done = true;
-        }
         if !self.sent_h {
             if let Some(h) = self.dm.coefficients {
                 self.sent_h = true;

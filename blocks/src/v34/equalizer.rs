@@ -12,6 +12,23 @@
 use crate::core::simd::{cdot, lms_update};
 use num_complex::{Complex32, Complex64};
 
+/// The centre of energy of taps with these energies, in taps from the
+/// first (the middle when all are zero).
+fn centroid(energies: impl Iterator<Item = f32>) -> f64 {
+    let (mut n, mut s, mut sw) = (0usize, 0.0, 0.0);
+    for (i, e) in energies.enumerate() {
+        let e = f64::from(e);
+        s += e;
+        sw += e * i as f64;
+        n = i + 1;
+    }
+    if s > 0.0 {
+        sw / s
+    } else {
+        (n as f64 - 1.0) / 2.0
+    }
+}
+
 /// The filter.
 #[derive(Clone, Debug)]
 pub struct Equalizer {
@@ -79,17 +96,7 @@ impl Equalizer {
 
     /// The taps' centre of energy, in taps from the first.
     pub fn centroid(&self) -> f64 {
-        let (mut s, mut sw) = (0.0, 0.0);
-        for (i, w) in self.w.iter().enumerate() {
-            let e = f64::from(w.norm_sqr());
-            s += e;
-            sw += e * i as f64;
-        }
-        if s > 0.0 {
-            sw / s
-        } else {
-            (self.w.len() as f64 - 1.0) / 2.0
-        }
+        centroid(self.w.iter().map(|w| w.norm_sqr()))
     }
 
     /// The least-squares taps for windows `x(n)` (each N samples, from
@@ -210,17 +217,7 @@ impl SplitEqualizer {
 
     /// The taps' centre of energy, in taps from the first.
     pub fn centroid(&self) -> f64 {
-        let (mut s, mut sw) = (0.0, 0.0);
-        for (i, (r, im)) in self.wr.iter().zip(&self.wi).enumerate() {
-            let e = f64::from(r * r + im * im);
-            s += e;
-            sw += e * i as f64;
-        }
-        if s > 0.0 {
-            sw / s
-        } else {
-            (self.wr.len() as f64 - 1.0) / 2.0
-        }
+        centroid(self.wr.iter().zip(&self.wi).map(|(r, i)| r * r + i * i))
     }
 }
 

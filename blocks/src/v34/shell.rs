@@ -310,20 +310,19 @@ impl ShellTables {
                 h.get(p as usize).copied().unwrap_or(0.0)
             }
         };
-        let h4: Vec<f64> = (0..self.g4.len() as i64)
-            .map(|p| {
-                (0..=p)
-                    .map(|k| hat(&h2, k) * g2(p - k) + g2(k) * hat(&h2, p - k))
-                    .sum()
-            })
-            .collect();
-        let h8: Vec<f64> = (0..self.g8.len() as i64)
-            .map(|p| {
-                (0..=p)
-                    .map(|k| hat(&h4, k) * g4(p - k) + g4(k) * hat(&h4, p - k))
-                    .sum()
-            })
-            .collect();
+        // h_2d(p) = Σ_k h_d(k)·g_d(p − k) + g_d(k)·h_d(p − k): either half
+        // carries the quantity, the other only counts.
+        let lift = |h: &[f64], g: &dyn Fn(i64) -> f64, len: usize| -> Vec<f64> {
+            (0..len as i64)
+                .map(|p| {
+                    (0..=p)
+                        .map(|k| hat(h, k) * g(p - k) + g(k) * hat(h, p - k))
+                        .sum()
+                })
+                .collect()
+        };
+        let h4 = lift(&h2, &g2, self.g4.len());
+        let h8 = lift(&h4, &g4, self.g8.len());
         let pair_e = |t: u64, x: u64| {
             let (a, b) = self.pair(t, x);
             ev(u64::from(a)) + ev(u64::from(b))
