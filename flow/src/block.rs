@@ -99,9 +99,12 @@ impl Input {
         self.eos = true;
     }
 
-    /// Forgets consumed items so the buffer does not grow with the run.
+    /// Forgets consumed items so the buffer does not grow with the run:
+    /// once they are at least as many as those left, so that each item is
+    /// moved at most once on average (a block that takes a little of a long
+    /// queue at a time would otherwise have the rest moved on every call).
     pub fn compact(&mut self) {
-        if self.read > 0 {
+        if self.read > 0 && self.read >= self.available() {
             self.buf.drop_front(self.read);
             self.read = 0;
         }
