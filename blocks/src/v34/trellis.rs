@@ -100,6 +100,48 @@ pub fn v0(m: u64, j: u32, p: u32) -> u8 {
     }
 }
 
+/// V₀ of each 4D symbol in turn, as [`v0`] gives it for m = 0, 1, 2, …,
+/// from counters (no division per symbol).
+#[derive(Clone, Copy, Debug)]
+pub struct SyncCounter {
+    /// 4D symbols since the start of the half data frame, and 2P.
+    within: u32,
+    half: u32,
+    /// Half data frames since the superframe's start, and Table 12's period.
+    index: usize,
+    pattern: &'static [u8],
+}
+
+impl SyncCounter {
+    pub fn new(j: u32, p: u32) -> SyncCounter {
+        SyncCounter {
+            within: 0,
+            half: (2 * p).max(1),
+            index: 0,
+            pattern: if j == 8 { &SYNC_J8 } else { &SYNC_J7 },
+        }
+    }
+
+    /// V₀ of this 4D symbol; the counters move on to the next.
+    #[inline]
+    pub fn next_v0(&mut self) -> u8 {
+        let v = if self.within == 0 {
+            self.pattern[self.index]
+        } else {
+            0
+        };
+        self.within += 1;
+        if self.within == self.half {
+            self.within = 0;
+            self.index += 1;
+            if self.index == self.pattern.len() {
+                self.index = 0;
+            }
+        }
+        v
+    }
+}
+
 /// The next state of the convolutional encoder from state t (t₁ = bit 0 …)
 /// and y = Y4 Y3 Y2 Y1 (V.34 Figures 10–12).
 #[inline]
@@ -143,10 +185,8 @@ pub struct TrellisEncoder {
     code: Code,
     state: u8,
     pre: Precoder,
-    /// 4D symbols since the superframe began.
-    m: u64,
-    j: u32,
-    p: u32,
+    /// V₀ of the superframe's 4D symbols.
+    sync: SyncCounter,
 }
 
 /// V.34 §9.6.3: C₀ compares the parities of (c_re + c_im)/2 of the two points.
@@ -161,9 +201,7 @@ impl TrellisEncoder {
             code,
             state: 0,
             pre: Precoder::new(h, mode.framing.b),
-            m: 0,
-            j: mode.symbol_rate.j,
-            p: mode.symbol_rate.p,
+            sync: SyncCounter::new(mode.symbol_rate.j, mode.symbol_rate.p),
         }
     }
 
@@ -185,12 +223,13 @@ impl TrellisEncoder {
         // Step 3: c(2m+1), p(2m+1).
         let (p1, c1) = self.pre.predict();
         // Steps 4–6: C₀, U₀ = Y₀ ⊕ C₀ ⊕ V₀, the last turn of u(2m+1).
+        let v_0 = u32::from(self.sync.next_v0());
         let u_turn = if self.code == Code::None {
             0
         } else {
             let c_0 = c_parity(c0) ^ c_parity(c1);
             let y_0 = u32::from(self.state & 1);
-            y_0 ^ c_0 ^ u32::from(v0(self.m, self.j, self.p))
+            y_0 ^ c_0 ^ v_0
         };
         let u1 = rotate_cw(u1, u_turn);
         // Step 7: y(2m+1), x(2m+1).
@@ -199,7 +238,6 @@ impl TrellisEncoder {
         // Step 9: Y₀(m+1) from the labels of y(2m), y(2m+1).
         let y = TABLE_13[usize::from(subset(y0))][usize::from(subset(y1))];
         self.state = next_state(self.code, self.state, y);
-        self.m += 1;
         (y0, y1)
     }
 }
@@ -409,6 +447,12 @@ mod tests {
         assert_eq!(v0(13 * 30, 8, 15), 0);
         assert_eq!(v0(16 * 30 + 30, 8, 15), 1);
         assert_eq!(v0(14 * 24 + 4 * 24, 7, 12), 0);
+        for (j, p) in [(8, 15), (7, 12), (8, 8), (7, 14)] {
+            let mut c = SyncCounter::new(j, p);
+            for m in 0..20_000 {
+                assert_eq!(c.next_v0(), v0(m, j, p), "J = {j}, P = {p}, m = {m}");
+            }
+        }
         // Table 12 as hex: J = 8 0x77FA read MSB first.
         assert_eq!(
             SYNC_J8.iter().fold(0u16, |a, &b| a << 1 | u16::from(b)),

@@ -15,7 +15,7 @@ use super::constellation::{nearest_odd, round_near, Point};
 use super::mapper::to_c32;
 use super::params::{mode_arg, mode_params};
 use super::rates::Mode;
-use super::trellis::{code_arg, code_param, next_state, subset, v0, Code, TABLE_13};
+use super::trellis::{code_arg, code_param, next_state, subset, Code, SyncCounter, TABLE_13};
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, ItemType, ParamSpec, PortSpec, Registry, Status, WorkIo,
 };
@@ -81,12 +81,13 @@ pub struct Viterbi {
     /// Distinct branches per state.
     fanout: usize,
     metric: [f32; MAX_STATES],
+    /// The survivors of the newest 4D symbols, a ring of a power-of-two
+    /// length (symbol m in slot m & (len − 1)).
     steps: Vec<Step>,
     /// 4D symbols pushed so far, and decided so far.
     m: u64,
     decided: u64,
-    j: u32,
-    p: u32,
+    sync: SyncCounter,
     /// Decisions traced back and not yet taken.
     ready: Vec<[Point; 2]>,
 }
@@ -168,6 +169,20 @@ fn subset_of_coset() -> &'static [[u8; 2]; 4] {
         }
         lab
     })
+}
+
+/// The smallest of a multiple of four metrics, four lanes at a time (a
+/// tree instead of one long chain of comparisons).
+#[inline]
+fn smallest(v: &[f32]) -> f32 {
+    let mut m = [f32::INFINITY; 4];
+    for c in v.chunks_exact(4) {
+        for l in 0..4 {
+            m[l] = if c[l] < m[l] { c[l] } else { m[l] };
+        }
+    }
+    let (a, b) = (m[0].min(m[1]), m[2].min(m[3]));
+    a.min(b)
 }
 
 /// Soft values are clamped to this (far beyond any constellation or
@@ -287,12 +302,11 @@ impl Viterbi {
                     labels: [[0; 2]; 32],
                     soft: [(0.0, 0.0); 2],
                 };
-                depth + CHUNK
+                (depth + CHUNK).next_power_of_two()
             ],
             m: 0,
             decided: 0,
-            j: mode.symbol_rate.j,
-            p: mode.symbol_rate.p,
+            sync: SyncCounter::new(mode.symbol_rate.j, mode.symbol_rate.p),
             ready: Vec::with_capacity(CHUNK),
         }
     }
@@ -313,8 +327,8 @@ impl Viterbi {
             out.push([nearest_odd(r0, i0), nearest_odd(r1, i1)]);
             return;
         }
-        let ring = self.steps.len() as u64;
-        let slot = (self.m % ring) as usize;
+        let slot = (self.m as usize) & (self.steps.len() - 1);
+        let vbit = usize::from(self.sync.next_v0());
         let step = &mut self.steps[slot];
         // Per 2D symbol: the distance to the nearest point of each subset.
         step.soft = [(r0, i0), (r1, i1)];
@@ -328,7 +342,6 @@ impl Viterbi {
         }
         // Add, compare, select. Every branch into state n leaves the same
         // predecessor bit Y₀, so they share the parity Y₀ ⊕ V₀ of their class.
-        let vbit = usize::from(v0(self.m, self.j, self.p));
         let mut new = [f32::INFINITY; MAX_STATES];
         match (self.xor_form, self.fanout) {
             #[cfg(target_arch = "x86_64")]
@@ -340,10 +353,7 @@ impl Viterbi {
             _ => acs_general(self, &bm, vbit, &mut new, slot),
         }
         // Keep the metrics small: subtract the best.
-        let min = new[..self.states]
-            .iter()
-            .copied()
-            .fold(f32::INFINITY, f32::min);
+        let min = smallest(&new[..self.states]);
         let min = if min.is_finite() { min } else { 0.0 };
         for (dst, v) in self.metric.iter_mut().zip(new.iter()).take(self.states) {
             *dst = v - min;
@@ -406,14 +416,14 @@ impl Viterbi {
     /// Traces back from the best state over everything not yet decided and
     /// appends the oldest `count` decisions.
     fn trace(&mut self, count: usize, out: &mut Vec<[Point; 2]>) {
-        let ring = self.steps.len() as u64;
+        let mask = self.steps.len() - 1;
         let span = (self.m - self.decided) as usize;
         let count = count.min(span);
         let mut s = self.best_state();
         self.ready.clear();
         for back in 0..span {
             let k = self.m - 1 - back as u64;
-            let step = &self.steps[(k % ring) as usize];
+            let step = &self.steps[k as usize & mask];
             if span - back <= count {
                 let [a, b] = step.labels[usize::from(step.class[s])];
                 self.ready.push([
