@@ -321,6 +321,14 @@ struct Data {
     centroid_ref: f64,
     /// The slope filter: s = Σ slope_i·x_i = (y(k+1) − y(k−1))/2.
     slope: SplitEqualizer,
+    /// The previous symbol's equalizer error (its window is two T/2
+    /// samples back) and timing correction (phase, centre), applied one
+    /// symbol late: so the next symbol's output and samples need not wait
+    /// for this symbol's decision, and consecutive symbols overlap in the
+    /// processor. One symbol against the loops' time constants (the
+    /// equalizer's N/μ, the timing's 100) changes nothing measurable.
+    late_error: Option<Complex32>,
+    late_timing: Option<(f64, f64)>,
     symbols: u64,
     err_sum: f64,
     sig_sum: f64,
@@ -719,6 +727,8 @@ impl Demodulator {
             nl: Nonlinear::new(self.cfg.theta, average_energy(&self.cfg.mode)),
             centroid_ref,
             slope: SplitEqualizer::zeros(n_taps),
+            late_error: None,
+            late_timing: None,
             symbols: 0,
             err_sum: 0.0,
             sig_sum: 0.0,
@@ -758,6 +768,11 @@ impl Demodulator {
             let first = (k_last - n_taps as i64 + 1 - d.xs_base) as usize;
             let (wr, wi) = (&d.xr[first..first + n_taps], &d.xi[first..first + n_taps]);
             let y = d.eq.output(wr, wi);
+            // The previous symbol's step (delayed LMS), on its own window.
+            if let Some(e) = d.late_error.take() {
+                let p = first - 2;
+                d.eq.adapt(&d.xr[p..p + n_taps], &d.xi[p..p + n_taps], e, g);
+            }
             // The carrier's phase as a unit phasor e^{−jφ}, turned on each symbol.
             let rot = Complex32::new(d.rot.re as f32, d.rot.im as f32);
             let r_nl = y * rot;
@@ -781,8 +796,7 @@ impl Demodulator {
             let step = Complex64::new(1.0 - turn * turn / 2.0, -turn);
             d.rot *= step;
             d.rot *= 1.5 - 0.5 * d.rot.norm_sqr();
-            let e_eq = e * rot.conj();
-            d.eq.adapt(wr, wi, e_eq, g);
+            d.late_error = Some(e * rot.conj());
             d.symbols += 1;
             // Timing loop: a symbol sampled δ T/2 samples early leaves
             // e ≈ δ·s (s the slope of the output), so δ = Re(s̄·e)/|s|².
@@ -807,20 +821,24 @@ impl Demodulator {
                     d.slope.set(j, (prev - next) * 0.5);
                 }
             }
+            // Later symbols: sample later, and space samples wider (the
+            // previous symbol's correction, from the next sample on).
+            if let Some((delta, centre)) = d.late_timing.take() {
+                let t_next = d.grid.t(k);
+                d.grid.step *= 1.0 + TIMING_RATE_GAIN * delta;
+                d.grid.t0 = t_next + (TIMING_PHASE_GAIN * delta + centre) * d.grid.step;
+                d.grid.k0 = k;
+            }
             let sl = d.slope.output(wr, wi) * rot;
             let s2 = f64::from(sl.norm_sqr());
             if s2 > 1e-9 {
                 let delta = (f64::from((sl.conj() * e).re) / s2).clamp(-TIMING_CLAMP, TIMING_CLAMP);
-                // Later symbols: sample later, and space samples wider.
                 let centre = if d.symbols % SLOPE_EVERY == 0 {
                     CENTRE_GAIN * (d.eq.centroid() - d.centroid_ref)
                 } else {
                     0.0
                 };
-                let t_next = d.grid.t(k);
-                d.grid.step *= 1.0 + TIMING_RATE_GAIN * delta;
-                d.grid.t0 = t_next + (TIMING_PHASE_GAIN * delta + centre) * d.grid.step;
-                d.grid.k0 = k;
+                d.late_timing = Some((delta, centre));
             }
             // Held back a little, and silence at the end until data follows it.
             // What the Viterbi decoder sees: z against the nearest point y
