@@ -83,27 +83,26 @@ impl Quarter {
 }
 
 /// V.34 §9.6.1: rotation clockwise by `quarters`·90°, (x, y) → (y, −x) each.
+/// Without branches: the turn is data (random in every symbol), and a
+/// mispredicted jump costs more than the arithmetic.
 #[inline]
 pub fn rotate_cw((x, y): Point, quarters: u32) -> Point {
-    match quarters & 3 {
-        0 => (x, y),
-        1 => (y, -x),
-        2 => (-x, -y),
-        _ => (-y, x),
-    }
+    // An odd turn swaps the coordinates and negates the new y; turns 2 and
+    // 3 negate both after that.
+    let odd = -((quarters & 1) as i32);
+    let (a, b) = ((y & odd) | (x & !odd), (x.wrapping_neg() & odd) | (y & !odd));
+    let half = -((quarters >> 1 & 1) as i32);
+    ((a ^ half).wrapping_sub(half), (b ^ half).wrapping_sub(half))
 }
 
 /// Which rotation of the quarter lattice (1, 1) + 4ℤ² an odd point lies in:
 /// ρ with p = rotate_cw(v, ρ) for some v ≡ (1, 1) mod 4.
 #[inline]
 pub fn rotation_of((x, y): Point) -> u32 {
-    // (1,1) → 0, cw once (1,−1) ≡ (1,3) → 1, (−1,−1) ≡ (3,3) → 2, (−1,1) ≡ (3,1) → 3.
-    match (x.rem_euclid(4), y.rem_euclid(4)) {
-        (1, 1) => 0,
-        (1, 3) => 1,
-        (3, 3) => 2,
-        _ => 3,
-    }
+    // (1,1) → 0, cw once (1,−1) ≡ (1,3) → 1, (−1,−1) ≡ (3,3) → 2, (−1,1) ≡ (3,1) → 3:
+    // with a, b the second bits of x, y (1 for ≡ 3 mod 4), ρ = 2a + (a ⊕ b).
+    let (a, b) = ((x >> 1 & 1) as u32, (y >> 1 & 1) as u32);
+    (a << 1) | (a ^ b)
 }
 
 /// Rounds to the nearest integer (ties to even) for |x| < 2²², without a
@@ -224,6 +223,14 @@ mod tests {
         assert_eq!(seen.len(), POINTS);
         // The 1664 points are the odd lattice points nearest the origin.
         assert_eq!(rotate_cw((1, 2), 1), (2, -1));
+        // Any turn count is that many quarter turns (x, y) → (y, −x).
+        for (x, y) in [(1, 2), (-7, 3), (0, -5), (i32::MAX, i32::MIN + 1)] {
+            let mut p = (x, y);
+            for q in 0..9 {
+                assert_eq!(rotate_cw((x, y), q), p, "{q} turns of {x}, {y}");
+                p = (p.1, -p.0);
+            }
+        }
     }
 
     #[test]

@@ -110,12 +110,10 @@ fn subset_distances(re: f32, im: f32) -> [f32; 8] {
         let (ea, eb) = (a - ra, b - rb);
         let (aa, ab) = (ea.abs(), eb.abs());
         dp[c] = 16.0 * (ea * ea + eb * eb);
-        // Moving one coordinate by a whole step: (1 − |e|)² replaces e².
-        let moved = if aa > ab {
-            (1.0 - aa) * (1.0 - aa) + eb * eb
-        } else {
-            ea * ea + (1.0 - ab) * (1.0 - ab)
-        };
+        // Moving the larger coordinate by a whole step: (1 − |e|)² replaces
+        // e² (min and max, not a branch on random data).
+        let (big, small) = (aa.max(ab), aa.min(ab));
+        let moved = (1.0 - big) * (1.0 - big) + small * small;
         dq[c] = 16.0 * moved;
         par[c] = ((ra + rb) as i32 & 1) as usize;
     }
@@ -127,31 +125,44 @@ fn subset_distances(re: f32, im: f32) -> [f32; 8] {
     d
 }
 
-/// The nearest point of subset `s` to the soft point (re, im).
+/// The four cosets of 4ℤ² in the odd lattice, by their offsets.
+const COSETS: [(i32, i32); 4] = [(1, 1), (1, -1), (-1, 1), (-1, -1)];
+
+/// The nearest point of subset `s` to the soft point (re, im). Without
+/// branches: which coset, and whether rounding lands in the wanted half of
+/// it, are random from symbol to symbol.
 fn nearest_in_subset((re, im): (f32, f32), s: u8) -> Point {
-    let lab = subset_of_coset();
-    for (c, (ox, oy)) in [(1i32, 1i32), (1, -1), (-1, 1), (-1, -1)]
-        .into_iter()
-        .enumerate()
-    {
-        let Some(want) = lab[c].iter().position(|&l| l == s) else {
-            continue;
-        };
-        let a = (re - ox as f32) * 0.25;
-        let b = (im - oy as f32) * 0.25;
-        let (ra, rb) = (round_near(a), round_near(b));
-        let (ea, eb) = (a - ra, b - rb);
-        let (ia, ib) = (ra as i32, rb as i32);
-        if ((ia + ib) & 1) as usize == want {
-            return (ox + 4 * ia, oy + 4 * ib);
+    let (c, want) = place_of_subset()[usize::from(s & 7)];
+    let (ox, oy) = COSETS[usize::from(c)];
+    let a = (re - ox as f32) * 0.25;
+    let b = (im - oy as f32) * 0.25;
+    let (ra, rb) = (round_near(a), round_near(b));
+    let (ea, eb) = (a - ra, b - rb);
+    let (ia, ib) = (ra as i32, rb as i32);
+    // In the other subset of the coset: move the coordinate that rounded
+    // furthest to its other neighbour.
+    let wrong = i32::from((ia + ib) & 1 != i32::from(want));
+    let along_a = i32::from(ea.abs() > eb.abs());
+    let (sa, sb) = (2 * i32::from(ea > 0.0) - 1, 2 * i32::from(eb > 0.0) - 1);
+    (
+        ox + 4 * (ia + wrong * along_a * sa),
+        oy + 4 * (ib + wrong * (1 - along_a) * sb),
+    )
+}
+
+/// For each subset: its coset (an index into [`COSETS`]) and the parity of
+/// i + j that selects it there (the inverse of [`subset_of_coset`]).
+fn place_of_subset() -> &'static [(u8, u8); 8] {
+    static PLACE: std::sync::OnceLock<[(u8, u8); 8]> = std::sync::OnceLock::new();
+    PLACE.get_or_init(|| {
+        let mut place = [(0u8, 0u8); 8];
+        for (c, pair) in subset_of_coset().iter().enumerate() {
+            for (parity, &s) in pair.iter().enumerate() {
+                place[usize::from(s)] = (c as u8, parity as u8);
+            }
         }
-        return if ea.abs() > eb.abs() {
-            (ox + 4 * (ia + if ea > 0.0 { 1 } else { -1 }), oy + 4 * ib)
-        } else {
-            (ox + 4 * ia, oy + 4 * (ib + if eb > 0.0 { 1 } else { -1 }))
-        };
-    }
-    (1, 1)
+        place
+    })
 }
 
 /// The subset label of (o + 4·(i, j)) for each of the four cosets o of
@@ -161,10 +172,7 @@ fn subset_of_coset() -> &'static [[u8; 2]; 4] {
     static LAB: std::sync::OnceLock<[[u8; 2]; 4]> = std::sync::OnceLock::new();
     LAB.get_or_init(|| {
         let mut lab = [[0u8; 2]; 4];
-        for (c, (ox, oy)) in [(1i32, 1i32), (1, -1), (-1, 1), (-1, -1)]
-            .into_iter()
-            .enumerate()
-        {
+        for (c, &(ox, oy)) in COSETS.iter().enumerate() {
             lab[c] = [subset((ox, oy)), subset((ox + 4, oy))];
         }
         lab
