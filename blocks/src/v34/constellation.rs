@@ -90,7 +90,10 @@ pub fn rotate_cw((x, y): Point, quarters: u32) -> Point {
     // An odd turn swaps the coordinates and negates the new y; turns 2 and
     // 3 negate both after that.
     let odd = -((quarters & 1) as i32);
-    let (a, b) = ((y & odd) | (x & !odd), (x.wrapping_neg() & odd) | (y & !odd));
+    let (a, b) = (
+        (y & odd) | (x & !odd),
+        (x.wrapping_neg() & odd) | (y & !odd),
+    );
     let half = -((quarters >> 1 & 1) as i32);
     ((a ^ half).wrapping_sub(half), (b ^ half).wrapping_sub(half))
 }

@@ -322,13 +322,15 @@ struct Data {
     /// The slope filter: s = Σ slope_i·x_i = (y(k+1) − y(k−1))/2.
     slope: SplitEqualizer,
     /// The previous symbol's equalizer error (its window is two T/2
-    /// samples back) and timing correction (phase, centre), applied one
-    /// symbol late: so the next symbol's output and samples need not wait
-    /// for this symbol's decision, and consecutive symbols overlap in the
-    /// processor. One symbol against the loops' time constants (the
-    /// equalizer's N/μ, the timing's 100) changes nothing measurable.
+    /// samples back), timing correction (phase, centre) and carrier phase
+    /// error, applied one symbol late: so the next symbol's output, samples
+    /// and phase need not wait for this symbol's decision, and consecutive
+    /// symbols overlap in the processor. One symbol against the loops' time
+    /// constants (the equalizer's N/μ, the timing's 100, the carrier's 1/gain)
+    /// changes nothing measurable.
     late_error: Option<Complex32>,
     late_timing: Option<(f64, f64)>,
+    late_phase: f64,
     symbols: u64,
     err_sum: f64,
     sig_sum: f64,
@@ -729,6 +731,7 @@ impl Demodulator {
             slope: SplitEqualizer::zeros(n_taps),
             late_error: None,
             late_timing: None,
+            late_phase: 0.0,
             symbols: 0,
             err_sum: 0.0,
             sig_sum: 0.0,
@@ -787,9 +790,10 @@ impl Demodulator {
             let xh = Complex32::new(xh7.0 as f32 / 128.0, xh7.1 as f32 / 128.0);
             let xh_nl = d.nl.encode(xh);
             let e = xh_nl - r_nl;
-            // Carrier loop on the decision's phase.
+            // Carrier loop on the previous decision's phase.
+            let pe = d.late_phase;
             let den = xh_nl.norm_sqr().max(1.0);
-            let pe = f64::from((r_nl * xh_nl.conj()).im / den).clamp(-0.5, 0.5);
+            d.late_phase = f64::from((r_nl * xh_nl.conj()).im / den).clamp(-0.5, 0.5);
             d.freq += FREQ_GAIN * pe;
             let turn = d.freq + PHASE_GAIN * pe;
             // e^{−j·turn} for a small turn, then back to unit length.
