@@ -11,6 +11,7 @@
 //! [`viterbi`] (`viterbi_decoder`) → `precoder` (receive) → `v34_demapper` →
 //! `shell_demapper` → `v34_deframer` → `descrambler`.
 
+pub mod acs16;
 pub mod constellation;
 pub mod demodulator;
 pub mod equalizer;

@@ -57,7 +57,7 @@ impl Code {
 /// V.34 Figure 9: the subset label of an odd-integer point. With a = x ⊕ y
 /// (two's complement), s0 = bit 1 of a, s1 = bit 1 of x, s2 = bit 2 of a ⊕ s0.
 #[inline]
-pub fn subset((x, y): Point) -> u8 {
+pub const fn subset((x, y): Point) -> u8 {
     let a = x ^ y;
     let s0 = (a >> 1) & 1;
     let s1 = (x >> 1) & 1;

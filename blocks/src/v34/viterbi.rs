@@ -11,6 +11,7 @@
 //! use are parallel: the better one is kept before add-compare-select.
 //! Decisions come out `depth` 4D symbols late, by trace-back.
 
+use super::acs16::Acs16;
 use super::constellation::{nearest_odd, round_near, Point};
 use super::mapper::to_c32;
 use super::params::{mode_arg, mode_params};
@@ -25,7 +26,7 @@ use num_complex::Complex32;
 const MAX_STATES: usize = 64;
 /// Decisions are traced back in blocks of this many 4D symbols beyond the
 /// decoding delay: one trace-back serves them all.
-const CHUNK: usize = 16;
+const CHUNK: usize = 32;
 
 /// The survivors of one 4D symbol: for each state, where it came from and
 /// which branch class led there; the class's nearer subset pair; and each
@@ -39,6 +40,10 @@ struct Step {
     /// The two soft points, from which the decided subsets' points are
     /// found again at trace-back.
     soft: [(f32, f32); 2],
+    /// With the vector form of the 16-state code ([`Acs16`]), which input
+    /// won at each state and V₀, from which `prev` and `class` follow.
+    won: u32,
+    vbit: u8,
 }
 
 /// The decoder.
@@ -78,6 +83,9 @@ pub struct Viterbi {
     /// base c ⊕ g), g over the group. butterflies[i] = (c, the destinations
     /// in the order of `masks`).
     butterflies: Vec<(u8, [u8; 4])>,
+    /// The 16-state code's add-compare-select in AVX2 registers, where the
+    /// machine has them; `metric` is then kept in its butterfly order.
+    acs16: Option<Acs16>,
     /// Distinct branches per state.
     fanout: usize,
     metric: [f32; MAX_STATES],
@@ -100,7 +108,7 @@ pub struct Viterbi {
 /// nearest of the other. The four cosets are computed side by side.
 #[inline]
 fn subset_distances(re: f32, im: f32) -> [f32; 8] {
-    let lab = subset_of_coset();
+    let lab = &SUBSET_OF_COSET;
     let (ox, oy) = ([1f32, 1.0, -1.0, -1.0], [1f32, -1.0, 1.0, -1.0]);
     let (mut dp, mut dq, mut par) = ([0f32; 4], [0f32; 4], [0usize; 4]);
     for c in 0..4 {
@@ -132,7 +140,7 @@ const COSETS: [(i32, i32); 4] = [(1, 1), (1, -1), (-1, 1), (-1, -1)];
 /// branches: which coset, and whether rounding lands in the wanted half of
 /// it, are random from symbol to symbol.
 fn nearest_in_subset((re, im): (f32, f32), s: u8) -> Point {
-    let (c, want) = place_of_subset()[usize::from(s & 7)];
+    let (c, want) = PLACE_OF_SUBSET[usize::from(s & 7)];
     let (ox, oy) = COSETS[usize::from(c)];
     let a = (re - ox as f32) * 0.25;
     let b = (im - oy as f32) * 0.25;
@@ -151,33 +159,34 @@ fn nearest_in_subset((re, im): (f32, f32), s: u8) -> Point {
 }
 
 /// For each subset: its coset (an index into [`COSETS`]) and the parity of
-/// i + j that selects it there (the inverse of [`subset_of_coset`]).
-fn place_of_subset() -> &'static [(u8, u8); 8] {
-    static PLACE: std::sync::OnceLock<[(u8, u8); 8]> = std::sync::OnceLock::new();
-    PLACE.get_or_init(|| {
-        let mut place = [(0u8, 0u8); 8];
-        for (c, pair) in subset_of_coset().iter().enumerate() {
-            for (parity, &s) in pair.iter().enumerate() {
-                place[usize::from(s)] = (c as u8, parity as u8);
-            }
+/// i + j that selects it there (the inverse of [`SUBSET_OF_COSET`]).
+const PLACE_OF_SUBSET: [(u8, u8); 8] = {
+    let mut place = [(0u8, 0u8); 8];
+    let mut c = 0;
+    while c < 4 {
+        let mut parity = 0;
+        while parity < 2 {
+            place[SUBSET_OF_COSET[c][parity] as usize] = (c as u8, parity as u8);
+            parity += 1;
         }
-        place
-    })
-}
+        c += 1;
+    }
+    place
+};
 
 /// The subset label of (o + 4·(i, j)) for each of the four cosets o of
 /// 4ℤ² in the odd lattice and each parity of i + j (V.34 Figure 9's labels
 /// repeat with (8, 0), (0, 8) and (4, 4), so the parity decides).
-fn subset_of_coset() -> &'static [[u8; 2]; 4] {
-    static LAB: std::sync::OnceLock<[[u8; 2]; 4]> = std::sync::OnceLock::new();
-    LAB.get_or_init(|| {
-        let mut lab = [[0u8; 2]; 4];
-        for (c, &(ox, oy)) in COSETS.iter().enumerate() {
-            lab[c] = [subset((ox, oy)), subset((ox + 4, oy))];
-        }
-        lab
-    })
-}
+const SUBSET_OF_COSET: [[u8; 2]; 4] = {
+    let mut lab = [[0u8; 2]; 4];
+    let mut c = 0;
+    while c < 4 {
+        let (ox, oy) = COSETS[c];
+        lab[c] = [subset((ox, oy)), subset((ox + 4, oy))];
+        c += 1;
+    }
+    lab
+};
 
 /// The smallest of a multiple of four metrics, four lanes at a time (a
 /// tree instead of one long chain of comparisons).
@@ -284,8 +293,14 @@ impl Viterbi {
                 butterflies.push((c, dests));
             }
         }
+        let acs16 = if states == 16 && inputs == [0, 1, 2, 3] && !butterflies.is_empty() {
+            Acs16::new(&butterflies, &masks)
+        } else {
+            None
+        };
         let mut metric = [f32::INFINITY; MAX_STATES];
-        metric[0] = 0.0; // V.34: the encoder starts in state 0.
+        // V.34: the encoder starts in state 0.
+        metric[acs16.as_ref().map_or(0, |a| a.slot_of(0))] = 0.0;
         let depth = depth.max(1);
         Viterbi {
             code,
@@ -302,6 +317,7 @@ impl Viterbi {
             xor_form,
             pred,
             butterflies,
+            acs16,
             metric,
             steps: vec![
                 Step {
@@ -309,6 +325,8 @@ impl Viterbi {
                     class: [0; MAX_STATES],
                     labels: [[0; 2]; 32],
                     soft: [(0.0, 0.0); 2],
+                    won: 0,
+                    vbit: 0,
                 };
                 (depth + CHUNK).next_power_of_two()
             ],
@@ -328,7 +346,7 @@ impl Viterbi {
     }
 
     /// Adds one 4D symbol (its two soft points); decisions that are ready
-    /// (`depth` to `depth` + 16 4D symbols later) are appended to `out`.
+    /// (`depth` to `depth` + 32 4D symbols later) are appended to `out`.
     pub fn push(&mut self, z0: Complex32, z1: Complex32, out: &mut Vec<[Point; 2]>) {
         let (r0, i0, r1, i1) = (sane(z0.re), sane(z0.im), sane(z1.re), sane(z1.im));
         if self.code == Code::None {
@@ -350,6 +368,16 @@ impl Viterbi {
         }
         // Add, compare, select. Every branch into state n leaves the same
         // predecessor bit Y₀, so they share the parity Y₀ ⊕ V₀ of their class.
+        if let (Some(a), Some(metric)) = (&self.acs16, self.metric.first_chunk_mut::<16>()) {
+            let step = &mut self.steps[slot];
+            step.won = a.step(metric, &bm, vbit);
+            step.vbit = vbit as u8;
+            self.m += 1;
+            if self.m >= self.decided + (self.depth + CHUNK) as u64 {
+                self.trace(CHUNK, out);
+            }
+            return;
+        }
         let mut new = [f32::INFINITY; MAX_STATES];
         match (self.xor_form, self.fanout) {
             #[cfg(target_arch = "x86_64")]
@@ -416,8 +444,12 @@ impl Viterbi {
     }
 
     fn best_state(&self) -> usize {
+        let at = |n: usize| match &self.acs16 {
+            Some(a) => self.metric[a.slot_of(n)],
+            None => self.metric[n],
+        };
         (0..self.states)
-            .min_by(|&a, &b| self.metric[a].total_cmp(&self.metric[b]))
+            .min_by(|&a, &b| at(a).total_cmp(&at(b)))
             .unwrap_or(0)
     }
 
@@ -432,14 +464,18 @@ impl Viterbi {
         for back in 0..span {
             let k = self.m - 1 - back as u64;
             let step = &self.steps[k as usize & mask];
+            let (prev, class) = match &self.acs16 {
+                Some(a) => a.survivor(step.won, step.vbit, s),
+                None => (step.prev[s], step.class[s]),
+            };
             if span - back <= count {
-                let [a, b] = step.labels[usize::from(step.class[s])];
+                let [a, b] = step.labels[usize::from(class)];
                 self.ready.push([
                     nearest_in_subset(step.soft[0], a),
                     nearest_in_subset(step.soft[1], b),
                 ]);
             }
-            s = usize::from(step.prev[s]);
+            s = usize::from(prev);
         }
         out.extend(self.ready.drain(..).rev());
         self.decided += count as u64;
@@ -688,8 +724,8 @@ pub fn spec() -> BlockSpec {
          with Y₀ = s0(2m) ⊕ s0(2m+1) ⊕ V₀ (V₀ the Table 12 bit, as the encoder sent \
          it; the stream starts at a superframe). Branches differing only in bits the \
          code does not use are parallel and the nearer one is kept. Decisions leave \
-         `depth` to `depth` + 16 4D symbols late, by trace-back from the best state in \
-         blocks of 16, and the rest at the end of the stream; the output has one point per input point. `trellis: \
+         `depth` to `depth` + 32 4D symbols late, by trace-back from the best state in \
+         blocks of 32, and the rest at the end of the stream; the output has one point per input point. `trellis: \
          0` slices each point to the nearest odd lattice point. Non-finite input reads \
          as 0.",
     )
@@ -893,5 +929,52 @@ mod tests {
             let d = decode(&mode, code, 8, &zz);
             assert_eq!(d.len(), zz.len());
         }
+    }
+
+    #[test]
+    fn vector_and_portable_add_compare_select_agree() {
+        // The 16-state code with and without the AVX2 form: the same
+        // metrics after every symbol and the same decisions, on noisy points
+        // (ties and near-ties included: coarse noise steps) and on garbage.
+        let mode = Mode::new(33600, 3429, false).unwrap();
+        let y = encode(
+            &mode,
+            Code::States16,
+            Coefficients::default(),
+            &inputs(4000, 3),
+        );
+        let mut z: Vec<Complex32> = y
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                to_c32(p) + Complex32::new((i % 9) as f32 * 0.25 - 1.0, (i % 5) as f32 * 0.5 - 1.0)
+            })
+            .collect();
+        z.extend([f32::NAN, f32::INFINITY, -1e30, 0.0].map(|v| Complex32::new(v, -v)));
+        let mut vector = Viterbi::new(&mode, Code::States16, 20);
+        if vector.acs16.is_none() {
+            return; // No AVX2 here: only the portable form runs.
+        }
+        let mut portable = Viterbi::new(&mode, Code::States16, 20);
+        portable.acs16 = None;
+        portable.metric = [f32::INFINITY; MAX_STATES];
+        portable.metric[0] = 0.0;
+        let (mut dv, mut dp) = (Vec::new(), Vec::new());
+        for p in z.chunks_exact(2) {
+            vector.push(p[0], p[1], &mut dv);
+            portable.push(p[0], p[1], &mut dp);
+            for n in 0..16 {
+                let a = vector.acs16.as_ref().map_or(n, |a| a.slot_of(n));
+                assert_eq!(
+                    vector.metric[a].to_bits(),
+                    portable.metric[n].to_bits(),
+                    "state {n}"
+                );
+            }
+        }
+        vector.flush(&mut dv);
+        portable.flush(&mut dp);
+        assert_eq!(dv, dp);
+        assert_eq!(dv.len() * 2, z.len());
     }
 }
