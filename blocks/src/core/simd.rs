@@ -270,6 +270,121 @@ pub fn lms_update(wr: &mut [f32], wi: &mut [f32], xr: &[f32], xi: &[f32], er: f3
     lms_body(wr, wi, xr, xi, er, ei)
 }
 
+/// Complex vectors held as separate real and imaginary parts.
+#[derive(Clone, Copy)]
+pub struct Split<'a> {
+    pub re: &'a [f32],
+    pub im: &'a [f32],
+}
+
+/// One symbol of a tracking equalizer in one pass over its taps: the
+/// outputs of filters w and s on the window x, then w += e·p̄ for an earlier
+/// window p. Exactly [`cdot`] (w, x), [`cdot`] (s, x) and [`lms_update`]
+/// (w, p, e) in turn, without loading w and x twice.
+#[inline(always)]
+fn track_body(
+    wr: &mut [f32],
+    wi: &mut [f32],
+    s: Split,
+    x: Split,
+    p: Split,
+    (er, ei): (f32, f32),
+) -> ((f32, f32), (f32, f32)) {
+    let n = [
+        s.re.len(),
+        s.im.len(),
+        x.re.len(),
+        x.im.len(),
+        p.re.len(),
+        p.im.len(),
+    ]
+    .into_iter()
+    .fold(wr.len().min(wi.len()), usize::min);
+    let (wr, wi) = (&mut wr[..n], &mut wi[..n]);
+    let (sr, si, xr, xi, pr, pi) = (
+        &s.re[..n],
+        &s.im[..n],
+        &x.re[..n],
+        &x.im[..n],
+        &p.re[..n],
+        &p.im[..n],
+    );
+    let whole = n - n % 8;
+    let z = [0.0f32; 8];
+    let (mut rr, mut ii, mut ri, mut ir) = (z, z, z, z);
+    let (mut srr, mut sii, mut sri, mut sir) = (z, z, z, z);
+    for i in (0..whole).step_by(8) {
+        let (cwr, cwi) = (&mut wr[i..i + 8], &mut wi[i..i + 8]);
+        let (csr, csi) = (&sr[i..i + 8], &si[i..i + 8]);
+        let (cxr, cxi, cpr, cpi) = (&xr[i..i + 8], &xi[i..i + 8], &pr[i..i + 8], &pi[i..i + 8]);
+        for k in 0..8 {
+            let (a, b, c, d) = (cwr[k], cwi[k], cxr[k], cxi[k]);
+            rr[k] += a * c;
+            ii[k] += b * d;
+            ri[k] += a * d;
+            ir[k] += b * c;
+            let (sa, sb) = (csr[k], csi[k]);
+            srr[k] += sa * c;
+            sii[k] += sb * d;
+            sri[k] += sa * d;
+            sir[k] += sb * c;
+            cwr[k] = a + (er * cpr[k] + ei * cpi[k]);
+            cwi[k] = b + (ei * cpr[k] - er * cpi[k]);
+        }
+    }
+    let (t_rr, t_ii, t_ri, t_ir) = cdot_tail(wr, wi, xr, xi, whole..n);
+    let (u_rr, u_ii, u_ri, u_ir) = cdot_tail(sr, si, xr, xi, whole..n);
+    lms_body(
+        &mut wr[whole..],
+        &mut wi[whole..],
+        &pr[whole..],
+        &pi[whole..],
+        er,
+        ei,
+    );
+    (
+        (
+            (reduce8(&rr) + t_rr) - (reduce8(&ii) + t_ii),
+            (reduce8(&ri) + t_ri) + (reduce8(&ir) + t_ir),
+        ),
+        (
+            (reduce8(&srr) + u_rr) - (reduce8(&sii) + u_ii),
+            (reduce8(&sri) + u_ri) + (reduce8(&sir) + u_ir),
+        ),
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn track_avx(
+    wr: &mut [f32],
+    wi: &mut [f32],
+    s: Split,
+    x: Split,
+    p: Split,
+    e: (f32, f32),
+) -> ((f32, f32), (f32, f32)) {
+    track_body(wr, wi, s, x, p, e)
+}
+
+/// See [`track_body`]: ((Σ w·x), (Σ s·x)) as (re, im) pairs, and w updated.
+#[inline]
+pub fn track(
+    wr: &mut [f32],
+    wi: &mut [f32],
+    s: Split,
+    x: Split,
+    p: Split,
+    e: (f32, f32),
+) -> ((f32, f32), (f32, f32)) {
+    #[cfg(target_arch = "x86_64")]
+    if avx() {
+        // SAFETY: AVX is present (checked above); the function is safe Rust.
+        return unsafe { track_avx(wr, wi, s, x, p, e) };
+    }
+    track_body(wr, wi, s, x, p, e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +437,60 @@ mod tests {
                 (dot(&a[..n], &a[..n]) + dot(&b[..n], &b[..n])).to_bits()
             );
             assert_eq!(cdot_body(&a[..n], &b[..n], &b[..n], &a[..n]), (re, im));
+        }
+    }
+
+    #[test]
+    fn one_pass_tracking_is_two_outputs_then_the_update() {
+        let v = |m: usize, d: f32| -> Vec<f32> {
+            (0..203).map(|i| ((i * m) % 89) as f32 / d - 5.0).collect()
+        };
+        let (a, b, c, d, e, f, g, h) = (
+            v(37, 7.3),
+            v(53, 3.1),
+            v(11, 9.0),
+            v(29, 4.4),
+            v(7, 8.1),
+            v(13, 2.2),
+            v(41, 6.6),
+            v(17, 5.5),
+        );
+        for n in [0, 1, 7, 8, 9, 24, 31, 32, 33, 203] {
+            let (mut wr, mut wi) = (a[..n].to_vec(), b[..n].to_vec());
+            let s = Split {
+                re: &c[..n],
+                im: &d[..n],
+            };
+            let x = Split {
+                re: &e[..n],
+                im: &f[..n],
+            };
+            let p = Split {
+                re: &g[..n],
+                im: &h[..n],
+            };
+            let (y, sl) = track(&mut wr, &mut wi, s, x, p, (0.25, -0.5));
+            let want_y = cdot(&a[..n], &b[..n], &e[..n], &f[..n]);
+            let want_s = cdot(&c[..n], &d[..n], &e[..n], &f[..n]);
+            let (mut vr, mut vi) = (a[..n].to_vec(), b[..n].to_vec());
+            lms_update(&mut vr, &mut vi, &g[..n], &h[..n], 0.25, -0.5);
+            assert_eq!(
+                (y.0.to_bits(), y.1.to_bits()),
+                (want_y.0.to_bits(), want_y.1.to_bits()),
+                "{n}"
+            );
+            assert_eq!(
+                (sl.0.to_bits(), sl.1.to_bits()),
+                (want_s.0.to_bits(), want_s.1.to_bits()),
+                "{n}"
+            );
+            assert_eq!((wr, wi), (vr, vi), "{n}");
+            let (mut wr2, mut wi2) = (a[..n].to_vec(), b[..n].to_vec());
+            assert_eq!(
+                track_body(&mut wr2, &mut wi2, s, x, p, (0.25, -0.5)),
+                (y, sl),
+                "{n}"
+            );
         }
     }
 }

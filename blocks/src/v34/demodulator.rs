@@ -196,21 +196,29 @@ impl FrontEnd {
     }
 
     fn push(&mut self, x: &[f32]) {
-        for &v in x {
+        let start = self.bbr.len();
+        self.bbr.resize(start + x.len(), 0.0);
+        self.bbi.resize(start + x.len(), 0.0);
+        let (cq, cp) = (self.cq as usize, self.cp as usize);
+        let mut ci = self.ci as usize;
+        for ((&v, r), i) in x
+            .iter()
+            .zip(&mut self.bbr[start..])
+            .zip(&mut self.bbi[start..])
+        {
             let v = if v.is_finite() {
                 v.clamp(-8.0, 8.0)
             } else {
                 0.0
             };
-            let c = self.carrier[self.ci as usize];
-            self.bbr.push(c.re * v);
-            self.bbi.push(c.im * v);
-            self.received += 1;
-            self.ci += self.cp;
-            if self.ci >= self.cq {
-                self.ci -= self.cq;
-            }
+            let c = self.carrier[ci.min(cq - 1)];
+            *r = c.re * v;
+            *i = c.im * v;
+            ci += cp;
+            ci -= if ci >= cq { cq } else { 0 };
         }
+        self.ci = ci as u64;
+        self.received += x.len() as u64;
     }
 
     /// One past the last sample held.
@@ -770,12 +778,17 @@ impl Demodulator {
             }
             let first = (k_last - n_taps as i64 + 1 - d.xs_base) as usize;
             let (wr, wi) = (&d.xr[first..first + n_taps], &d.xi[first..first + n_taps]);
-            let y = d.eq.output(wr, wi);
-            // The previous symbol's step (delayed LMS), on its own window.
-            if let Some(e) = d.late_error.take() {
-                let p = first - 2;
-                d.eq.adapt(&d.xr[p..p + n_taps], &d.xi[p..p + n_taps], e, g);
-            }
+            // The output and the timing's slope output on this window, and
+            // the previous symbol's step (delayed LMS) on its own, in one pass.
+            let p = first.saturating_sub(2);
+            let e = d.late_error.take().unwrap_or_default();
+            let (y, sl) = d.eq.track(
+                &d.slope,
+                (wr, wi),
+                (&d.xr[p..p + n_taps], &d.xi[p..p + n_taps]),
+                e,
+                g,
+            );
             // The carrier's phase as a unit phasor e^{−jφ}, turned on each symbol.
             let rot = Complex32::new(d.rot.re as f32, d.rot.im as f32);
             let r_nl = y * rot;
@@ -833,7 +846,7 @@ impl Demodulator {
                 d.grid.t0 = t_next + (TIMING_PHASE_GAIN * delta + centre) * d.grid.step;
                 d.grid.k0 = k;
             }
-            let sl = d.slope.output(wr, wi) * rot;
+            let sl = sl * rot;
             let s2 = f64::from(sl.norm_sqr());
             if s2 > 1e-9 {
                 let delta = (f64::from((sl.conj() * e).re) / s2).clamp(-TIMING_CLAMP, TIMING_CLAMP);

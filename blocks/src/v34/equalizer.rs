@@ -9,7 +9,7 @@
 //! step on decision-directed errors. Its taps' centre of energy tells the
 //! receiver's timing loop where the symbols really are.
 
-use crate::core::simd::{cdot, lms_update};
+use crate::core::simd::{cdot, lms_update, track, Split};
 use num_complex::{Complex32, Complex64};
 
 /// The centre of energy of taps with these energies, in taps from the
@@ -200,6 +200,28 @@ impl SplitEqualizer {
     #[inline]
     pub fn adapt(&mut self, xr: &[f32], xi: &[f32], e: Complex32, g: f32) {
         lms_update(&mut self.wr, &mut self.wi, xr, xi, e.re * g, e.im * g);
+    }
+
+    /// One tracking symbol in one pass: the outputs of these taps and of
+    /// `other` (the same length) on the window x, then w += g·e·p̄ for the
+    /// earlier window p (exactly [`SplitEqualizer::output`] twice and
+    /// [`SplitEqualizer::adapt`]).
+    #[inline]
+    pub fn track(
+        &mut self,
+        other: &SplitEqualizer,
+        x: (&[f32], &[f32]),
+        p: (&[f32], &[f32]),
+        e: Complex32,
+        g: f32,
+    ) -> (Complex32, Complex32) {
+        let s = Split {
+            re: &other.wr,
+            im: &other.wi,
+        };
+        let (x, p) = (Split { re: x.0, im: x.1 }, Split { re: p.0, im: p.1 });
+        let (y, o) = track(&mut self.wr, &mut self.wi, s, x, p, (e.re * g, e.im * g));
+        (Complex32::new(y.0, y.1), Complex32::new(o.0, o.1))
     }
 
     /// Whether every tap is finite (only a pathological input could break it).
