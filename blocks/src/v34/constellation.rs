@@ -116,6 +116,15 @@ pub fn round_near(x: f32) -> f32 {
     (x + MAGIC) - MAGIC
 }
 
+/// [`round_near`] as an integer, for |x| < 2²²: after the addition the
+/// integer is in the low bits of the sum's mantissa (no conversion, whose
+/// saturation checks sit on the receiver's decision path).
+#[inline]
+pub fn round_to_i32(x: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
+}
+
 /// The nearest point of the odd integer lattice to (re, im).
 #[inline]
 pub fn nearest_odd(re: f32, im: f32) -> Point {
@@ -125,7 +134,7 @@ pub fn nearest_odd(re: f32, im: f32) -> Point {
         } else {
             0.0
         };
-        2 * round_near((v - 1.0) * 0.5) as i32 + 1
+        2 * round_to_i32((v - 1.0) * 0.5) + 1
     };
     (r(re), r(im))
 }
@@ -233,6 +242,26 @@ mod tests {
                 assert_eq!(rotate_cw((x, y), q), p, "{q} turns of {x}, {y}");
                 p = (p.1, -p.0);
             }
+        }
+    }
+
+    #[test]
+    fn rounding_to_integers() {
+        for x in [
+            0.0f32,
+            0.49,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.51,
+            1e6,
+            -1e6,
+            4_194_303.0,
+            -4_194_303.4,
+        ] {
+            assert_eq!(round_to_i32(x), round_near(x) as i32, "{x}");
         }
     }
 

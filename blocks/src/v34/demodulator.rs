@@ -50,8 +50,9 @@ use std::f64::consts::PI;
 
 /// Half-span of the receive matched filter, in symbols.
 const RX_SPAN: usize = 6;
-/// Phases per sample of the matched filter's table.
-const PHASES: usize = 256;
+/// Phases per sample of the matched filter's table (a power of two).
+const PHASE_BITS: u32 = 8;
+const PHASES: usize = 1 << PHASE_BITS;
 /// Energy windows for finding a signal: 10 ms.
 const WINDOW: usize = 80;
 /// A signal below this is not looked at (V.34's receivers work to about −43 dBm0).
@@ -226,21 +227,31 @@ impl FrontEnd {
         self.base + self.bbr.len() as i64
     }
 
-    /// Whether the value at `t` can be computed from what is held.
-    fn ready(&self, t: f64) -> bool {
-        floor_i64(t) + (self.half as i64) < self.end()
+    /// Instant `t` (samples) to the nearest table phase, in units of
+    /// 1/PHASES sample: sample index tq >> PHASE_BITS, phase tq & (PHASES − 1).
+    #[inline]
+    fn quantise(t: f64) -> i64 {
+        floor_i64(t * PHASES as f64 + 0.5)
+    }
+
+    /// Whether the value at quantised instant `tq` can be computed from
+    /// what is held.
+    #[inline]
+    fn ready(&self, tq: i64) -> bool {
+        (tq >> PHASE_BITS) + (self.half as i64) < self.end()
     }
 
     /// The matched filter's output at instant `t` (samples); zeros stand
     /// for what is not held.
-    #[inline]
     fn at(&self, t: f64) -> Complex32 {
-        let mut n = floor_i64(t);
-        let mut p = ((t - n as f64) * PHASES as f64 + 0.5) as usize;
-        if p == PHASES {
-            p = 0;
-            n += 1;
-        }
+        self.at_quantised(FrontEnd::quantise(t))
+    }
+
+    /// The same at quantised instant `tq` ([`FrontEnd::quantise`]).
+    #[inline]
+    fn at_quantised(&self, tq: i64) -> Complex32 {
+        let n = tq >> PHASE_BITS;
+        let p = (tq & (PHASES as i64 - 1)) as usize;
         let w = 2 * self.half;
         let first = n - self.half as i64 + 1 - self.base;
         let taps = &self.table[p * w..(p + 1) * w];
@@ -764,11 +775,11 @@ impl Demodulator {
             // Fill T/2 samples up to the symbol's lookahead.
             let mut k = d.xs_base + d.xr.len() as i64;
             while k <= k_last {
-                let t = d.grid.t(k);
-                if !self.fe.ready(t) {
+                let tq = FrontEnd::quantise(d.grid.t(k));
+                if !self.fe.ready(tq) {
                     break;
                 }
-                let v = self.fe.at(t);
+                let v = self.fe.at_quantised(tq);
                 d.xr.push(v.re);
                 d.xi.push(v.im);
                 k += 1;
