@@ -32,7 +32,7 @@ use super::equalizer::{noise_predictor, Equalizer, SplitEqualizer};
 use super::modulator::{carrier_param, pulse, rolloff_param};
 use super::nonlinear::{theta_arg, theta_param, Nonlinear};
 use super::params::{check_mode, mode_arg, mode_params};
-use super::precoder::{Coefficients, Precoder};
+use super::precoder::{Coefficients, Precoder, X_LIMIT_POINTS};
 use super::rates::{reduce, Mode};
 use super::scrambler::Polynomial;
 use super::training::{layout_arg, layout_params, preamble, Layout, S_LEN};
@@ -805,13 +805,19 @@ impl Demodulator {
             let r_nl = y * rot;
             let r = d.nl.decode(r_nl);
             // Whitening: z = r + Σ h(k)·r(n−k) ≈ y(n).
-            let z = r + d.h[0] * d.past[0] + d.h[1] * d.past[1] + d.h[2] * d.past[2];
+            // (The past's sum first: it is ready before r is.)
+            let z = r + (d.h[0] * d.past[0] + d.h[1] * d.past[1] + d.h[2] * d.past[2]);
             d.past = [r, d.past[0], d.past[1]];
             // Decision and its x.
             let yh = nearest_odd(z.re, z.im);
-            let (p, _) = d.pre.predict();
-            let xh7 = d.pre.push(yh, p);
-            let xh = Complex32::new(xh7.0 as f32 / 128.0, xh7.1 as f32 / 128.0);
+            let xh = if d.pre.is_off() {
+                let lim = |v: i32| v.clamp(-X_LIMIT_POINTS, X_LIMIT_POINTS) as f32;
+                Complex32::new(lim(yh.0), lim(yh.1))
+            } else {
+                let (p, _) = d.pre.predict();
+                let xh7 = d.pre.push(yh, p);
+                Complex32::new(xh7.0 as f32 / 128.0, xh7.1 as f32 / 128.0)
+            };
             let xh_nl = d.nl.encode(xh);
             let e = xh_nl - r_nl;
             // Carrier loop on the previous decision's phase.

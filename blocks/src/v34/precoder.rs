@@ -35,7 +35,9 @@ pub const H_RECORD: usize = 6;
 /// |x| per component is held within this (units of 2⁻⁷: ±4096), far beyond
 /// any point V.34 sends (|y| ≤ 255): coefficients that make the filter
 /// unstable, or garbage input, cannot overflow the arithmetic.
-const X_LIMIT: i64 = 4096 << X_FRACTION_BITS;
+const X_LIMIT: i64 = (X_LIMIT_POINTS as i64) << X_FRACTION_BITS;
+/// The same limit in lattice units.
+pub const X_LIMIT_POINTS: i32 = 4096;
 
 /// h(1 … 3) in Q2.14, (re, im).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -117,6 +119,12 @@ impl Precoder {
 
     pub fn coefficients(&self) -> Coefficients {
         self.h
+    }
+
+    /// Whether h = 0: then p(n) = c(n) = 0 and x(n) = y(n) (within
+    /// [`X_LIMIT_POINTS`]), whatever the past.
+    pub fn is_off(&self) -> bool {
+        self.zero
     }
 
     /// p(n) in units of 2⁻⁷ and c(n) (integers, multiples of 2w), from the past.
