@@ -136,6 +136,31 @@ fn subset_distances(re: f32, im: f32) -> [f32; 8] {
 /// The four cosets of 4ℤ² in the odd lattice, by their offsets.
 const COSETS: [(i32, i32); 4] = [(1, 1), (1, -1), (-1, 1), (-1, -1)];
 
+/// Per pair of subsets {l, l + 4} (l = s0 + 2·s1): the distance to the
+/// nearer one and its label.
+type Nearer = ([f32; 4], [u8; 4]);
+
+/// [`Nearer`] for the soft point (re, im), for the 16-state code. The two
+/// subsets of a coset of 4ℤ² differ only in s2 (adding (4, 0) flips bit 2
+/// of x ⊕ y and nothing else Figure 9 reads), so the pair's nearer subset is
+/// the one the coset's rounding lands in, at the coset's distance (on an
+/// exact tie between the two, that one too).
+#[inline]
+fn nearer_subsets(re: f32, im: f32) -> Nearer {
+    let (mut m, mut a) = ([0f32; 4], [0u8; 4]);
+    for (c, &(ox, oy)) in COSETS.iter().enumerate() {
+        let x = (re - ox as f32) * 0.25;
+        let y = (im - oy as f32) * 0.25;
+        let (rx, ry) = (round_near(x), round_near(y));
+        let (ex, ey) = (x - rx, y - ry);
+        let parity = ((rx + ry) as i32 & 1) as usize;
+        let l = usize::from(SUBSET_OF_COSET[c][0] & 3);
+        m[l] = 16.0 * (ex * ex + ey * ey);
+        a[l] = SUBSET_OF_COSET[c][parity];
+    }
+    (m, a)
+}
+
 /// The nearest point of subset `s` to the soft point (re, im). Without
 /// branches: which coset, and whether rounding lands in the wanted half of
 /// it, are random from symbol to symbol.
@@ -358,12 +383,12 @@ impl Viterbi {
         let step = &mut self.steps[slot];
         // Per 2D symbol: the distance to the nearest point of each subset.
         step.soft = [(r0, i0), (r1, i1)];
-        let d = [subset_distances(r0, i0), subset_distances(r1, i1)];
         let mut bm = [f32::INFINITY; 32];
         if self.code == Code::States16 {
-            branch_metrics_16(&d, &mut bm, &mut step.labels);
+            let near = [nearer_subsets(r0, i0), nearer_subsets(r1, i1)];
+            branch_metrics_16(&near, &mut bm, &mut step.labels);
         } else {
-            let mut d = d;
+            let mut d = [subset_distances(r0, i0), subset_distances(r1, i1)];
             self.branch_metrics(&mut d, &mut bm, slot);
         }
         // Add, compare, select. Every branch into state n leaves the same
@@ -598,19 +623,10 @@ fn acs_butterflies(
 /// s1₁, and the class's parity is s0₀ ⊕ s1₀, so s0₂ and s1₂ are free (the
 /// nearer of each pair is taken first) and each class is the nearer of two
 /// combinations.
-fn branch_metrics_16(d: &[[f32; 8]; 2], bm: &mut [f32; 32], labels: &mut [[u8; 2]; 32]) {
-    let reduce = |d: &[f32; 8]| {
-        let mut m = [0f32; 4];
-        let mut a = [0u8; 4];
-        for l in 0..4 {
-            let (x, y) = (d[l], d[l | 4]);
-            m[l] = if y < x { y } else { x };
-            a[l] = if y < x { (l | 4) as u8 } else { l as u8 };
-        }
-        (m, a)
-    };
-    let (m0, a0) = reduce(&d[0]);
-    let (m1, a1) = reduce(&d[1]);
+/// `near` holds, for each 2D symbol, [`nearer_subsets`]: the nearer subset
+/// of each pair {l, l + 4} and its distance.
+fn branch_metrics_16(near: &[Nearer; 2], bm: &mut [f32; 32], labels: &mut [[u8; 2]; 32]) {
+    let [(m0, a0), (m1, a1)] = *near;
     for par in 0..2usize {
         for y2 in 0..2usize {
             let s10 = par ^ y2;
@@ -890,6 +906,41 @@ mod tests {
         }
     }
 
+    /// The nearer subset of each pair {l, l + 4} from all eight distances.
+    fn pair_minima(d: &[f32; 8]) -> Nearer {
+        let (mut m, mut a) = ([0f32; 4], [0u8; 4]);
+        for l in 0..4 {
+            let (x, y) = (d[l], d[l | 4]);
+            m[l] = if y < x { y } else { x };
+            a[l] = if y < x { (l | 4) as u8 } else { l as u8 };
+        }
+        (m, a)
+    }
+
+    #[test]
+    fn nearer_subsets_are_the_pairs_minima() {
+        let mut seed = 9u32;
+        for _ in 0..20_000 {
+            let mut r = || {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1 << 24) as f32 * 60.0 - 30.0
+            };
+            let (re, im) = (r(), r());
+            let (m, a) = nearer_subsets(re, im);
+            let (want_m, want_a) = pair_minima(&subset_distances(re, im));
+            assert_eq!(m, want_m, "{re}, {im}");
+            assert_eq!(a, want_a, "{re}, {im}");
+        }
+        // On a tie between the two subsets of a pair (a soft point halfway
+        // between them) the distance is the same and the label is one of them.
+        let (m, a) = nearer_subsets(3.0, 1.0);
+        let (want_m, _) = pair_minima(&subset_distances(3.0, 1.0));
+        assert_eq!(m, want_m);
+        for l in 0..4 {
+            assert_eq!(a[l] & 3, l as u8);
+        }
+    }
+
     #[test]
     fn closed_form_16_state_metrics_match_the_table() {
         let mode = Mode::new(33600, 3429, false).unwrap();
@@ -905,7 +956,11 @@ mod tests {
             }
             let (mut a, mut b) = ([f32::INFINITY; 32], [f32::INFINITY; 32]);
             let mut labels = [[0u8; 2]; 32];
-            branch_metrics_16(&d, &mut a, &mut labels);
+            branch_metrics_16(
+                &[pair_minima(&d[0]), pair_minima(&d[1])],
+                &mut a,
+                &mut labels,
+            );
             let mut dd = d;
             v.branch_metrics(&mut dd, &mut b, 0);
             assert_eq!(a, b);
