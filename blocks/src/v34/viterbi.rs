@@ -936,8 +936,8 @@ mod tests {
         let (m, a) = nearer_subsets(3.0, 1.0);
         let (want_m, _) = pair_minima(&subset_distances(3.0, 1.0));
         assert_eq!(m, want_m);
-        for l in 0..4 {
-            assert_eq!(a[l] & 3, l as u8);
+        for (l, &label) in a.iter().enumerate() {
+            assert_eq!(label & 3, l as u8);
         }
     }
 
