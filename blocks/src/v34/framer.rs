@@ -55,15 +55,12 @@ impl Parser {
             high,
             ..MappingFrame::default()
         };
-        let bits = &bits[..n.min(bits.len())];
-        let mut at = 0usize;
+        let v = pack(&bits[..n.min(bits.len())]);
+        let mut at = 0u32;
         let mut take = |count: u32| -> u32 {
-            let field = bits.get(at..at + count as usize).unwrap_or(&[]);
-            at += count as usize;
+            let field = v.checked_shr(at).unwrap_or(0) as u32 & low_bits(count);
+            at += count;
             field
-                .iter()
-                .enumerate()
-                .fold(0, |acc, (i, &b)| acc | u32::from(b & 1) << i)
         };
         let (k, q) = (self.mapping.k, self.mapping.q);
         if k == 0 {
@@ -89,16 +86,13 @@ impl Parser {
     /// (cleared first). Fields wider than the mode allows lose their high bits.
     pub fn unparse(&self, f: &MappingFrame, out: &mut Vec<u8>) {
         let (high, n) = self.frame_bits(u32::from(f.position));
-        out.clear();
-        out.resize(n, 0);
-        let mut at = 0usize;
-        let mut put = |v: u32, count: u32| {
-            if let Some(field) = out.get_mut(at..at + count as usize) {
-                for (i, b) in field.iter_mut().enumerate() {
-                    *b = ((v >> i) & 1) as u8;
-                }
-            }
-            at += count as usize;
+        let mut v = 0u128;
+        let mut at = 0u32;
+        let mut put = |field: u32, count: u32| {
+            v |= u128::from(field & low_bits(count))
+                .checked_shl(at)
+                .unwrap_or(0);
+            at += count;
         };
         let (k, q) = (self.mapping.k, self.mapping.q);
         if k == 0 {
@@ -107,16 +101,62 @@ impl Parser {
                 let bits = if (j as u32) < with_i3 { 3 } else { 2 };
                 put(u32::from(f.i_bits[j]), bits);
             }
-            return;
+        } else {
+            put(f.r0, if high { k } else { k - 1 });
+            for j in 0..4 {
+                put(u32::from(f.i_bits[j]), 3);
+                put(u32::from(f.q[2 * j]), q);
+                put(u32::from(f.q[2 * j + 1]), q);
+            }
         }
-        put(f.r0, if high { k } else { k - 1 });
-        for j in 0..4 {
-            put(u32::from(f.i_bits[j]), 3);
-            put(u32::from(f.q[2 * j]), q);
-            put(u32::from(f.q[2 * j + 1]), q);
-        }
+        unpack(v, n, out);
     }
 }
+
+/// The low `count` bits set (all 32 from 32 on).
+fn low_bits(count: u32) -> u32 {
+    1u32.checked_shl(count).map_or(u32::MAX, |b| b - 1)
+}
+
+/// Bits one per byte (bit 0 of each), first in time first, as the low bits
+/// of a number (a mapping frame has at most 79; bits past 128 are not read).
+/// Eight at a time: the multiplication moves byte j's bit 0 to bit 56 + j,
+/// and no two of its partial products overlap.
+fn pack(bits: &[u8]) -> u128 {
+    let mut v = 0u128;
+    for (c, chunk) in bits.chunks(8).take(16).enumerate() {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        let x = u64::from_le_bytes(b) & 0x0101_0101_0101_0101;
+        v |= u128::from(x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * c);
+    }
+    v
+}
+
+/// The inverse of [`pack`]: the low `n` bits of `v` (n ≤ 128), one per byte,
+/// into `out` (cleared first), eight at a time from a table.
+fn unpack(v: u128, n: usize, out: &mut Vec<u8>) {
+    out.clear();
+    for c in 0..n.div_ceil(8).min(16) {
+        out.extend_from_slice(&SPREAD[usize::from((v >> (8 * c)) as u8)].to_le_bytes());
+    }
+    out.resize(n, 0);
+}
+
+/// For each byte: its eight bits, one per byte (bit j in byte j).
+const SPREAD: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut v = 0;
+    while v < 256 {
+        let mut j = 0;
+        while j < 8 {
+            t[v] |= ((v as u64 >> j) & 1) << (8 * j);
+            j += 1;
+        }
+        v += 1;
+    }
+    t
+};
 
 struct FramerBlock {
     parser: Parser,
