@@ -117,10 +117,12 @@ impl Equalizer {
                 .map(|v| Complex64::new(f64::from(v.re), f64::from(v.im)))
                 .collect();
             let d = Complex64::new(f64::from(d.re), f64::from(d.im));
+            // A is Hermitian: only its lower triangle (l ≤ j), which is all
+            // the Cholesky factorisation reads, is accumulated.
             for j in 0..n {
                 let cj = xd[j].conj();
                 b[j] += cj * d;
-                let row = &mut a[j * n..(j + 1) * n];
+                let row = &mut a[j * n..j * n + j + 1];
                 for (aij, xi) in row.iter_mut().zip(&xd) {
                     *aij += cj * xi;
                 }
@@ -243,8 +245,8 @@ impl SplitEqualizer {
     }
 }
 
-/// Solves A·w = b for Hermitian positive definite A (n × n, row-major),
-/// overwriting A with its Cholesky factor.
+/// Solves A·w = b for Hermitian positive definite A (n × n, row-major; only
+/// its lower triangle is read), overwriting A with its Cholesky factor.
 fn cholesky_solve(a: &mut [Complex64], b: &[Complex64], n: usize) -> Option<Vec<Complex64>> {
     for j in 0..n {
         let mut d = a[j * n + j].re;
