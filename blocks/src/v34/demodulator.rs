@@ -139,17 +139,22 @@ struct FrontEnd {
     half: usize,
     /// (PHASES + 1) rows of 2·half taps.
     table: Vec<f32>,
-    carrier: Vec<Complex32>,
-    cp: u64,
-    cq: u64,
+    /// e^{−jωn} for n = 0 … len − 1, real and imaginary apart: the carrier
+    /// repeats after cq samples (ω = 2π·cp/cq), and len is a multiple of cq,
+    /// so that mixing is long runs of element-wise products.
+    carrier_re: Vec<f32>,
+    carrier_im: Vec<f32>,
     /// Mixed samples from global index `base` on, real and imaginary apart.
     bbr: Vec<f32>,
     bbi: Vec<f32>,
     base: i64,
-    /// Input samples received, and the carrier's phase index of the next.
+    /// Input samples received, and the carrier's index for the next.
     received: u64,
-    ci: u64,
+    ci: usize,
 }
+
+/// The shortest carrier table: runs of at least this many samples.
+const CARRIER_RUN: usize = 512;
 
 impl FrontEnd {
     fn new(cfg: &Config) -> FrontEnd {
@@ -176,18 +181,15 @@ impl FrontEnd {
         let (d, e) = if cfg.high { s.high } else { s.low };
         let (u, v) = reduce(3 * s.a, 10 * s.c);
         let (cp, cq) = reduce(d * u, e * v);
-        let carrier = (0..cq)
-            .map(|i| {
-                let a = -2.0 * PI * f64::from(i) / f64::from(cq);
-                Complex32::new(a.cos() as f32, a.sin() as f32)
-            })
-            .collect();
+        let (cp, cq) = (u64::from(cp), u64::from(cq.max(1)));
+        let len = CARRIER_RUN.next_multiple_of(cq as usize);
+        // The phase index of sample n is n·cp mod cq.
+        let angle = |n: usize| -2.0 * PI * ((n as u64 * cp) % cq) as f64 / cq as f64;
         FrontEnd {
             half,
             table,
-            carrier,
-            cp: u64::from(cp),
-            cq: u64::from(cq),
+            carrier_re: (0..len).map(|n| angle(n).cos() as f32).collect(),
+            carrier_im: (0..len).map(|n| angle(n).sin() as f32).collect(),
             bbr: Vec::new(),
             bbi: Vec::new(),
             base: 0,
@@ -197,28 +199,33 @@ impl FrontEnd {
     }
 
     fn push(&mut self, x: &[f32]) {
-        let start = self.bbr.len();
+        let mut start = self.bbr.len();
         self.bbr.resize(start + x.len(), 0.0);
         self.bbi.resize(start + x.len(), 0.0);
-        let (cq, cp) = (self.cq as usize, self.cp as usize);
-        let mut ci = self.ci as usize;
-        for ((&v, r), i) in x
-            .iter()
-            .zip(&mut self.bbr[start..])
-            .zip(&mut self.bbi[start..])
-        {
-            let v = if v.is_finite() {
-                v.clamp(-8.0, 8.0)
-            } else {
-                0.0
-            };
-            let c = self.carrier[ci.min(cq - 1)];
-            *r = c.re * v;
-            *i = c.im * v;
-            ci += cp;
-            ci -= if ci >= cq { cq } else { 0 };
+        let mut rest = x;
+        while !rest.is_empty() {
+            let run = rest.len().min(self.carrier_re.len() - self.ci);
+            let (cr, ci) = (
+                &self.carrier_re[self.ci..self.ci + run],
+                &self.carrier_im[self.ci..self.ci + run],
+            );
+            let (r, i) = (
+                &mut self.bbr[start..start + run],
+                &mut self.bbi[start..start + run],
+            );
+            for n in 0..run {
+                let v = if rest[n].is_finite() {
+                    rest[n].clamp(-8.0, 8.0)
+                } else {
+                    0.0
+                };
+                r[n] = cr[n] * v;
+                i[n] = ci[n] * v;
+            }
+            rest = &rest[run..];
+            start += run;
+            self.ci = (self.ci + run) % self.carrier_re.len();
         }
-        self.ci = ci as u64;
         self.received += x.len() as u64;
     }
 
