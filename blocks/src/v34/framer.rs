@@ -55,11 +55,11 @@ impl Parser {
             high,
             ..MappingFrame::default()
         };
-        let v = pack(&bits[..n.min(bits.len())]);
-        let mut at = 0u32;
+        let frame = FrameBits::from_bits(&bits[..n.min(bits.len())]);
+        let mut at = 0usize;
         let mut take = |count: u32| -> u32 {
-            let field = v.checked_shr(at).unwrap_or(0) as u32 & low_bits(count);
-            at += count;
+            let field = frame.read(at, count);
+            at += count as usize;
             field
         };
         let (k, q) = (self.mapping.k, self.mapping.q);
@@ -86,13 +86,11 @@ impl Parser {
     /// (cleared first). Fields wider than the mode allows lose their high bits.
     pub fn unparse(&self, f: &MappingFrame, out: &mut Vec<u8>) {
         let (high, n) = self.frame_bits(u32::from(f.position));
-        let mut v = 0u128;
-        let mut at = 0u32;
+        let mut frame = FrameBits::zeros();
+        let mut at = 0usize;
         let mut put = |field: u32, count: u32| {
-            v |= u128::from(field & low_bits(count))
-                .checked_shl(at)
-                .unwrap_or(0);
-            at += count;
+            frame.write(at, field, count);
+            at += count as usize;
         };
         let (k, q) = (self.mapping.k, self.mapping.q);
         if k == 0 {
@@ -109,7 +107,8 @@ impl Parser {
                 put(u32::from(f.q[2 * j + 1]), q);
             }
         }
-        unpack(v, n, out);
+        out.clear();
+        out.extend_from_slice(frame.bits(n));
     }
 }
 
@@ -118,29 +117,60 @@ fn low_bits(count: u32) -> u32 {
     1u32.checked_shl(count).map_or(u32::MAX, |b| b - 1)
 }
 
-/// Bits one per byte (bit 0 of each), first in time first, as the low bits
-/// of a number (a mapping frame has at most 79; bits past 128 are not read).
-/// Eight at a time: the multiplication moves byte j's bit 0 to bit 56 + j,
-/// and no two of its partial products overlap.
-fn pack(bits: &[u8]) -> u128 {
-    let mut v = 0u128;
-    for (c, chunk) in bits.chunks(8).take(16).enumerate() {
-        let mut b = [0u8; 8];
-        b[..chunk.len()].copy_from_slice(chunk);
-        let x = u64::from_le_bytes(b) & 0x0101_0101_0101_0101;
-        v |= u128::from(x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * c);
-    }
-    v
-}
+/// The most bits a mapping frame has (V.34 Table 8: b ≤ 79), rounded up.
+const MAX_FRAME_BITS: usize = 128;
 
-/// The inverse of [`pack`]: the low `n` bits of `v` (n ≤ 128), one per byte,
-/// into `out` (cleared first), eight at a time from a table.
-fn unpack(v: u128, n: usize, out: &mut Vec<u8>) {
-    out.clear();
-    for c in 0..n.div_ceil(8).min(16) {
-        out.extend_from_slice(&SPREAD[usize::from((v >> (8 * c)) as u8)].to_le_bytes());
+/// A mapping frame's bits, one per byte (bit 0), with room for an 8-byte
+/// read or write at any field: fields are gathered eight bits per
+/// multiplication and spread back eight per table entry, not bit by bit.
+struct FrameBits([u8; MAX_FRAME_BITS + 32]);
+
+impl FrameBits {
+    fn zeros() -> FrameBits {
+        FrameBits([0; MAX_FRAME_BITS + 32])
     }
-    out.resize(n, 0);
+
+    /// From a frame's bits (those past [`MAX_FRAME_BITS`] are not read).
+    fn from_bits(bits: &[u8]) -> FrameBits {
+        let mut f = FrameBits::zeros();
+        let n = bits.len().min(MAX_FRAME_BITS);
+        f.0[..n].copy_from_slice(&bits[..n]);
+        f
+    }
+
+    fn bits(&self, n: usize) -> &[u8] {
+        &self.0[..n.min(MAX_FRAME_BITS)]
+    }
+
+    /// The `count` (≤ 32) bits from bit `at` on, the first the lowest. Each
+    /// multiplication moves byte j's bit 0 of eight to bit 56 + j (no two
+    /// partial products overlap).
+    fn read(&self, at: usize, count: u32) -> u32 {
+        let mut v = 0u32;
+        for k in 0..count.div_ceil(8).min(4) as usize {
+            let Some(b) = self.0.get(at + 8 * k..at + 8 * k + 8) else {
+                break;
+            };
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            let x = u64::from_le_bytes(w) & 0x0101_0101_0101_0101;
+            v |= ((x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32) << (8 * k);
+        }
+        v & low_bits(count)
+    }
+
+    /// Sets the `count` (≤ 32) bits from bit `at` on to `field`'s low bits;
+    /// the bytes after them up to the next multiple of eight become 0 (so
+    /// fields are written in order).
+    fn write(&mut self, at: usize, field: u32, count: u32) {
+        let field = field & low_bits(count);
+        for k in 0..count.div_ceil(8).min(4) as usize {
+            let Some(b) = self.0.get_mut(at + 8 * k..at + 8 * k + 8) else {
+                break;
+            };
+            b.copy_from_slice(&SPREAD[((field >> (8 * k)) & 0xFF) as usize].to_le_bytes());
+        }
+    }
 }
 
 /// For each byte: its eight bits, one per byte (bit j in byte j).
