@@ -61,7 +61,7 @@ impl Input {
 
     /// Marks `n` items as used; they will not be shown again.
     pub fn consume(&mut self, n: usize) {
-        self.read = (self.read + n).min(self.buf.len());
+        self.read = self.read.saturating_add(n).min(self.buf.len());
     }
 
     /// True when no items beyond those available will ever arrive.
@@ -293,5 +293,46 @@ pub trait Block: Send {
     /// knows (a `head`, a file source); drives the progress bar.
     fn length_hint(&self) -> Option<u64> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(v: &[f32]) -> Buf {
+        Buf::F32(v.to_vec())
+    }
+
+    #[test]
+    fn inputs_keep_unread_items_in_order_and_stay_bounded() {
+        let mut inp = Input::new(ItemType::F32);
+        let mut next = 0.0f32;
+        let mut want = 0.0f32;
+        for round in 0..2000 {
+            let c: Vec<f32> = (0..7)
+                .map(|_| {
+                    next += 1.0;
+                    next
+                })
+                .collect();
+            inp.push(&chunk(&c));
+            // Take fewer than arrive for a while, then catch up.
+            let take = if round < 1000 { 5 } else { 9 }.min(inp.available());
+            for &v in &inp.items::<f32>()[..take] {
+                want += 1.0;
+                assert_eq!(v, want);
+            }
+            inp.consume(take);
+            inp.compact();
+            // Consumed items are at most as many as the unread ones (plus one chunk).
+            assert!(inp.buf.len() <= 2 * inp.available() + 7, "round {round}");
+        }
+        // Consuming everything, however much is asked for, never overflows.
+        inp.consume(3);
+        inp.consume(usize::MAX);
+        assert_eq!(inp.available(), 0);
+        inp.compact();
+        assert_eq!(inp.buf.len(), 0);
     }
 }
