@@ -6,6 +6,13 @@
 
 use std::sync::OnceLock;
 
+/// Whether the AVX forms may run here (for callers with loops of their own
+/// around [`dot2_avx`]).
+#[inline]
+pub fn has_avx() -> bool {
+    avx()
+}
+
 /// Whether the AVX forms may run here.
 #[inline]
 fn avx() -> bool {
@@ -118,9 +125,16 @@ fn reduce_avx(acc: std::arch::x86_64::__m256) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(t, _mm_movehl_ps(t, t)))
 }
 
+/// [`dot2`]'s AVX form, for a caller's own loop compiled for AVX (where it
+/// inlines, without [`dot2`]'s feature check and call).
+///
+/// # Safety
+///
+/// Only where [`has_avx`] is true.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn dot2_avx(a1: &[f32], a2: &[f32], b: &[f32]) -> (f32, f32) {
+#[inline]
+pub fn dot2_avx(a1: &[f32], a2: &[f32], b: &[f32]) -> (f32, f32) {
     use std::arch::x86_64::*;
     let n = a1.len().min(a2.len()).min(b.len());
     let whole = n - n % 8;

@@ -38,7 +38,9 @@ use super::scrambler::Polynomial;
 use super::training::{layout_arg, layout_params, preamble, Layout, S_LEN};
 use crate::core::fir::dot;
 use crate::core::level::{dbm0_to_rms_f32, hundredths};
-use crate::core::simd::dot2;
+#[cfg(target_arch = "x86_64")]
+use crate::core::simd::dot2_avx;
+use crate::core::simd::{dot2, has_avx};
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, EventSpec, ItemType, ParamSpec, PortSpec, Rate, Registry, Status,
     Value, WorkIo,
@@ -251,12 +253,65 @@ impl FrontEnd {
     /// The matched filter's output at instant `t` (samples); zeros stand
     /// for what is not held.
     fn at(&self, t: f64) -> Complex32 {
-        self.at_quantised(FrontEnd::quantise(t))
+        self.at_quantised(FrontEnd::quantise(t), &dot2)
     }
 
-    /// The same at quantised instant `tq` ([`FrontEnd::quantise`]).
-    #[inline]
-    fn at_quantised(&self, tq: i64) -> Complex32 {
+    /// T/2 samples k = `from` … `to` at the instants `grid` gives them, onto
+    /// (xr, xi), while the input holds what they need; returns the first k
+    /// not made. With AVX the whole loop is compiled for it, so that each
+    /// sample's dot product is inlined rather than called.
+    fn fill(&self, grid: &Grid, from: i64, to: i64, xr: &mut Vec<f32>, xi: &mut Vec<f32>) -> i64 {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx() {
+            // SAFETY: AVX is present (checked above).
+            return unsafe { self.fill_avx(grid, from, to, xr, xi) };
+        }
+        self.fill_with(grid, (from, to), (xr, xi), dot2)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    fn fill_avx(
+        &self,
+        grid: &Grid,
+        from: i64,
+        to: i64,
+        xr: &mut Vec<f32>,
+        xi: &mut Vec<f32>,
+    ) -> i64 {
+        self.fill_with(grid, (from, to), (xr, xi), |a, b, c| dot2_avx(a, b, c))
+    }
+
+    #[inline(always)]
+    fn fill_with(
+        &self,
+        grid: &Grid,
+        (from, to): (i64, i64),
+        (xr, xi): (&mut Vec<f32>, &mut Vec<f32>),
+        dot: impl Fn(&[f32], &[f32], &[f32]) -> (f32, f32),
+    ) -> i64 {
+        let mut k = from;
+        while k <= to {
+            let tq = FrontEnd::quantise(grid.t(k));
+            if !self.ready(tq) {
+                break;
+            }
+            let v = self.at_quantised(tq, &dot);
+            xr.push(v.re);
+            xi.push(v.im);
+            k += 1;
+        }
+        k
+    }
+
+    /// The same at quantised instant `tq` ([`FrontEnd::quantise`]), with
+    /// `dot` for the dot products.
+    #[inline(always)]
+    fn at_quantised(
+        &self,
+        tq: i64,
+        dot: &impl Fn(&[f32], &[f32], &[f32]) -> (f32, f32),
+    ) -> Complex32 {
         let n = tq >> PHASE_BITS;
         let p = (tq & (PHASES as i64 - 1)) as usize;
         let w = 2 * self.half;
@@ -264,7 +319,7 @@ impl FrontEnd {
         let taps = &self.table[p * w..(p + 1) * w];
         if first >= 0 && first as usize + w <= self.bbr.len() {
             let f = first as usize;
-            let (re, im) = dot2(&self.bbr[f..f + w], &self.bbi[f..f + w], taps);
+            let (re, im) = dot(&self.bbr[f..f + w], &self.bbi[f..f + w], taps);
             return Complex32::new(re, im);
         }
         let mut acc = Complex32::new(0.0, 0.0);
@@ -780,17 +835,8 @@ impl Demodulator {
         loop {
             let k_last = d.k_next + ahead;
             // Fill T/2 samples up to the symbol's lookahead.
-            let mut k = d.xs_base + d.xr.len() as i64;
-            while k <= k_last {
-                let tq = FrontEnd::quantise(d.grid.t(k));
-                if !self.fe.ready(tq) {
-                    break;
-                }
-                let v = self.fe.at_quantised(tq);
-                d.xr.push(v.re);
-                d.xi.push(v.im);
-                k += 1;
-            }
+            let from = d.xs_base + d.xr.len() as i64;
+            let k = self.fe.fill(&d.grid, from, k_last, &mut d.xr, &mut d.xi);
             if k <= k_last {
                 break;
             }
