@@ -13,7 +13,9 @@ use super::preemphasis;
 use super::rates::{reduce, SymbolRate, SYMBOL_RATE_NAMES};
 use crate::core::fir::Fir;
 use crate::core::level::dbm0_to_rms_f32;
-use crate::core::simd::dot2;
+#[cfg(target_arch = "x86_64")]
+use crate::core::simd::dot2_avx;
+use crate::core::simd::{dot2, has_avx};
 use modemflow_flow::{
     Block, BlockArgs, BlockSpec, ItemType, ParamSpec, PortSpec, Rate, Registry, Status, WorkIo,
 };
@@ -171,8 +173,31 @@ impl Modulator {
         self.end.is_some_and(|e| self.n0 >= e)
     }
 
-    /// Writes up to `max` samples into `out`; returns how many.
+    /// Writes up to `max` samples into `out`; returns how many. With AVX the
+    /// sample loop is compiled for it, so that each sample's dot product is
+    /// inlined rather than called.
     pub fn produce(&mut self, out: &mut Vec<f32>, max: usize) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx() {
+            // SAFETY: AVX is present (checked above).
+            return unsafe { self.produce_avx(out, max) };
+        }
+        self.produce_with(out, max, dot2)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    fn produce_avx(&mut self, out: &mut Vec<f32>, max: usize) -> usize {
+        self.produce_with(out, max, |a, b, c| dot2_avx(a, b, c))
+    }
+
+    #[inline(always)]
+    fn produce_with(
+        &mut self,
+        out: &mut Vec<f32>,
+        max: usize,
+        dot: impl Fn(&[f32], &[f32], &[f32]) -> (f32, f32),
+    ) -> usize {
         let w = WIDTH;
         // Symbols the padded taps may read past the pulse's reach.
         let avail = self.base + self.sym_re.len() as i64 - (WIDTH - 2 * SPAN) as i64;
@@ -185,7 +210,7 @@ impl Modulator {
             let ph = self.ph as usize;
             let taps = &self.taps[ph * w..(ph + 1) * w];
             let first = (n0 - SPAN as i64 + 1 - self.base) as usize;
-            let (re, im) = dot2(
+            let (re, im) = dot(
                 &self.sym_re[first..first + w],
                 &self.sym_im[first..first + w],
                 taps,
