@@ -82,8 +82,8 @@ impl Parser {
         f
     }
 
-    /// The inverse of [`Parser::parse`]: the frame's bits into `out`
-    /// (cleared first). Fields wider than the mode allows lose their high bits.
+    /// The inverse of [`Parser::parse`]: the frame's bits appended to `out`.
+    /// Fields wider than the mode allows lose their high bits.
     pub fn unparse(&self, f: &MappingFrame, out: &mut Vec<u8>) {
         let (high, n) = self.frame_bits(u32::from(f.position));
         let mut frame = FrameBits::zeros();
@@ -107,7 +107,6 @@ impl Parser {
                 put(u32::from(f.q[2 * j + 1]), q);
             }
         }
-        out.clear();
         out.extend_from_slice(frame.bits(n));
     }
 }
@@ -224,7 +223,6 @@ impl Block for FramerBlock {
 
 struct DeframerBlock {
     parser: Parser,
-    bits: Vec<u8>,
     position: u32,
     misplaced: u64,
 }
@@ -240,8 +238,7 @@ impl Block for DeframerBlock {
                 self.misplaced += 1;
                 f.position = self.position as u16;
             }
-            self.parser.unparse(&f, &mut self.bits);
-            io.outputs[0].items::<u8>().extend_from_slice(&self.bits);
+            self.parser.unparse(&f, io.outputs[0].items::<u8>());
             self.position = self.parser.next(self.position);
         }
         if io.inputs[0].is_eos() && io.inputs[0].available() < RECORD {
@@ -269,7 +266,6 @@ fn make_framer(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
 fn make_deframer(args: &BlockArgs) -> Result<Box<dyn Block>, String> {
     Ok(Box::new(DeframerBlock {
         parser: Parser::new(&mode_arg(args)?),
-        bits: Vec::with_capacity(80),
         position: 0,
         misplaced: 0,
     }))
