@@ -19,6 +19,10 @@ pub enum Status {
     Done,
 }
 
+/// Consumed items an input keeps before it moves the unread ones to the
+/// front (unless nothing is unread: then forgetting them is free).
+const COMPACT_AT: usize = 1024;
+
 /// One input port as seen by a block during a work call.
 #[derive(Debug)]
 pub struct Input {
@@ -100,11 +104,12 @@ impl Input {
     }
 
     /// Forgets consumed items so the buffer does not grow with the run:
-    /// once they are at least as many as those left, so that each item is
-    /// moved at most once on average (a block that takes a little of a long
-    /// queue at a time would otherwise have the rest moved on every call).
+    /// once they are at least as many as those left, and at least
+    /// [`COMPACT_AT`], so that each item is moved at most once on average and
+    /// small takes do not each cost a move (a block that takes a little of a
+    /// long queue at a time would otherwise have the rest moved on every call).
     pub fn compact(&mut self) {
-        if self.read > 0 && self.read >= self.available() {
+        if self.read >= COMPACT_AT.max(self.available()) || self.available() == 0 && self.read > 0 {
             self.buf.drop_front(self.read);
             self.read = 0;
         }
@@ -325,8 +330,12 @@ mod tests {
             }
             inp.consume(take);
             inp.compact();
-            // Consumed items are at most as many as the unread ones (plus one chunk).
-            assert!(inp.buf.len() <= 2 * inp.available() + 7, "round {round}");
+            // Consumed items are at most as many as the unread ones, or
+            // fewer than COMPACT_AT (plus one chunk).
+            assert!(
+                inp.buf.len() <= inp.available() + COMPACT_AT.max(inp.available()) + 7,
+                "round {round}"
+            );
         }
         // Consuming everything, however much is asked for, never overflows.
         inp.consume(3);
