@@ -408,8 +408,9 @@ struct Data {
     /// and phase need not wait for this symbol's decision, and consecutive
     /// symbols overlap in the processor. One symbol against the loops' time
     /// constants (the equalizer's N/μ, the timing's 100, the carrier's 1/gain)
-    /// changes nothing measurable.
-    late_error: Option<Complex32>,
+    /// changes nothing measurable. (The error is 0 before the first symbol:
+    /// a step of nothing.)
+    late_error: Complex32,
     late_timing: Option<(f64, f64)>,
     late_phase: f64,
     symbols: u64,
@@ -810,7 +811,7 @@ impl Demodulator {
             nl: Nonlinear::new(self.cfg.theta, average_energy(&self.cfg.mode)),
             centroid_ref,
             slope: SplitEqualizer::zeros(n_taps),
-            late_error: None,
+            late_error: Complex32::new(0.0, 0.0),
             late_timing: None,
             late_phase: 0.0,
             symbols: 0,
@@ -845,7 +846,7 @@ impl Demodulator {
             // The output and the timing's slope output on this window, and
             // the previous symbol's step (delayed LMS) on its own, in one pass.
             let p = first.saturating_sub(2);
-            let e = d.late_error.take().unwrap_or_default();
+            let e = d.late_error;
             let (y, sl) = d.eq.track(
                 &d.slope,
                 (wr, wi),
@@ -883,7 +884,7 @@ impl Demodulator {
             let step = Complex64::new(1.0 - turn * turn / 2.0, -turn);
             d.rot *= step;
             d.rot *= 1.5 - 0.5 * d.rot.norm_sqr();
-            d.late_error = Some(e * rot.conj());
+            d.late_error = e * rot.conj();
             d.symbols += 1;
             // Timing loop: a symbol sampled δ T/2 samples early leaves
             // e ≈ δ·s (s the slope of the output), so δ = Re(s̄·e)/|s|².

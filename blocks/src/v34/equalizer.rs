@@ -9,7 +9,7 @@
 //! step on decision-directed errors. Its taps' centre of energy tells the
 //! receiver's timing loop where the symbols really are.
 
-use crate::core::simd::{cdot, lms_update, track, Split};
+use crate::core::simd::{track, Split};
 use num_complex::{Complex32, Complex64};
 
 /// The centre of energy of taps with these energies, in taps from the
@@ -191,23 +191,10 @@ impl SplitEqualizer {
         Complex32::new(self.wr[i], self.wi[i])
     }
 
-    /// Σ w_i·x_i for the window (xr, xi), oldest first.
-    #[inline]
-    pub fn output(&self, xr: &[f32], xi: &[f32]) -> Complex32 {
-        let (re, im) = cdot(&self.wr, &self.wi, xr, xi);
-        Complex32::new(re, im)
-    }
-
-    /// w += g·e·x̄ (g already divided by the window's power).
-    #[inline]
-    pub fn adapt(&mut self, xr: &[f32], xi: &[f32], e: Complex32, g: f32) {
-        lms_update(&mut self.wr, &mut self.wi, xr, xi, e.re * g, e.im * g);
-    }
-
-    /// One tracking symbol in one pass: the outputs of these taps and of
-    /// `other` (the same length) on the window x, then w += g·e·p̄ for the
-    /// earlier window p (exactly [`SplitEqualizer::output`] twice and
-    /// [`SplitEqualizer::adapt`]).
+    /// One tracking symbol in one pass: Σ w_i·x_i and the same for the taps
+    /// of `other` (the same length) on the window x (oldest first), then
+    /// w += g·e·p̄ for the earlier window p (g already divided by the
+    /// window's power); see [`track`].
     #[inline]
     pub fn track(
         &mut self,
